@@ -1,0 +1,82 @@
+# ZeroLab: `make help` lists every target. Variables in CAPS can be set on the command line.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+# GPU=1 forces the GPU-node environment; by default `make install` picks it when nvidia-smi sees a GPU.
+GPU ?=
+RECIPE ?= countdown-3b
+VARIANT ?=
+SEED ?=
+LAUNCHER ?= local
+DATA_DIR ?= data
+MODEL ?=
+TASK ?= countdown
+PYTEST_ARGS ?=
+
+PY := $(if $(filter system,$(VENV)),$(PYTHON),$(VENV)/bin/python)
+INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) requirements/install.sh
+INSTALL_MODE := $(if $(GPU),gpu,auto)
+REQUIRE_GPU := requirements/install.sh require-gpu
+RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED))
+
+.PHONY: help install test lint fmt data smoke validate plan train sweep report eval countdown-3b clean-env
+
+help: ## list every target
+	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+install: ## build the Python env in $(VENV): GPU node if nvidia-smi sees a GPU (or GPU=1), else CPU
+	@$(INSTALL) $(INSTALL_MODE)
+
+test: install lint ## set up the CPU env if needed, lint, and run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff lint + format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: install ## ruff format + autofix
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+data: install ## build the default Countdown and 24-point sets under $(DATA_DIR)/ (math needs the hub: see README)
+	$(PY) -m data_prep countdown --out $(DATA_DIR)/countdown
+	$(PY) -m data_prep game24 --out $(DATA_DIR)/game24
+
+smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny local model (no GPU)
+	$(PY) -m launch smoke
+
+validate: install ## check every run of every shipped recipe against the pinned verl schema
+	$(PY) -m launch validate
+
+plan: install ## print run ids and full verl commands of RECIPE (VARIANT=, SEED= to narrow)
+	$(PY) -m launch plan $(RECIPE) $(RUN_ARGS)
+
+train: ## GPU: train one run of RECIPE on this node (VARIANT=, SEED=)
+	@$(REQUIRE_GPU) train
+	@$(INSTALL) $(INSTALL_MODE)
+	$(PY) -m launch train $(RECIPE) $(RUN_ARGS)
+
+sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to only print/write)
+	$(if $(filter local,$(LAUNCHER)),$(if $(DRY_RUN),,@$(REQUIRE_GPU) sweep))
+	@$(INSTALL) $(INSTALL_MODE)
+	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(if $(DRY_RUN),--dry-run)
+
+report: install ## curves and summary.md for RECIPE from its run records in results/
+	$(PY) -m launch report $(RECIPE)
+
+eval: ## GPU: evaluate MODEL (hub id, path or global_step_N/actor) on TASK
+	@$(REQUIRE_GPU) eval
+	@$(INSTALL) $(INSTALL_MODE)
+	$(PY) -m launch eval $(MODEL) --task $(TASK)
+
+countdown-3b: ## GPU: install, build Countdown data, validate, train Qwen2.5-3B R1-Zero GRPO
+	@$(REQUIRE_GPU) countdown-3b
+	@$(INSTALL) $(INSTALL_MODE)
+	$(PY) -m data_prep countdown --out $(DATA_DIR)/countdown --if-missing
+	$(PY) -m launch train countdown-3b $(RUN_ARGS)
+
+clean-env: ## remove $(VENV) (the next target rebuilds it)
+	rm -rf $(VENV)

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds ZeroLab's Python environment in one command; `make install` calls it.
+#
+#   requirements/install.sh [auto|cpu|gpu]     auto (default): gpu when nvidia-smi lists a GPU, else cpu
+#   requirements/install.sh require-gpu TARGET exit 1, before any download, when this machine has no NVIDIA GPU
+#
+# Environment: VENV (default .venv; VENV=system installs into PYTHON's own site-packages, e.g. inside the
+# verlai/verl image), PYTHON (default python3). Pins: requirements/pins.txt. A stamp keyed on the pins, this
+# script, pyproject.toml, the mode and the Python version makes a second run with nothing changed a no-op.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+die() {
+    echo "install: error: $*" >&2
+    exit 1
+}
+
+gpu_count() {
+    command -v nvidia-smi >/dev/null 2>&1 || { echo 0; return; }
+    nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true
+}
+
+if [ "${1:-}" = "require-gpu" ]; then
+    target=${2:-this target}
+    if [ "$(gpu_count)" -eq 0 ]; then
+        die "'make $target' needs an NVIDIA GPU node and this machine has none (nvidia-smi lists no GPU).
+  On a machine without a GPU, run the same pipeline on CPU with a tiny local model: make smoke
+  To look at what would run, without a GPU: make plan RECIPE=countdown-3b"
+    fi
+    exit 0
+fi
+
+mode=${1:-auto}
+case "$mode" in
+    auto) if [ "$(gpu_count)" -gt 0 ]; then mode=gpu; else mode=cpu; fi ;;
+    cpu | gpu) ;;
+    *) die "unknown mode '$mode': use auto, cpu or gpu" ;;
+esac
+
+command -v "$PYTHON" >/dev/null 2>&1 || die "no '$PYTHON' on PATH; install Python 3.10, 3.11 or 3.12, or set PYTHON=/path/to/python3"
+py_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+case "$py_version" in
+    3.10 | 3.11 | 3.12) ;;
+    *) die "Python $py_version found ('$PYTHON'); verl 0.9.1 supports Python 3.10-3.12. Set PYTHON=python3.11 (or 3.10/3.12)." ;;
+esac
+
+if [ "$mode" = gpu ] && [ "$(gpu_count)" -eq 0 ]; then
+    die "GPU=1 asked for the GPU-node environment, but nvidia-smi lists no GPU here. Use 'make install' for the CPU environment."
+fi
+
+requirements="requirements/$mode.txt"
+stamp_key=$(cat requirements/pins.txt "$requirements" requirements/install.sh pyproject.toml | sha256sum | cut -c1-16)
+stamp_key="$mode-$py_version-$stamp_key"
+
+if [ "$VENV" = system ]; then
+    python_bin=$PYTHON
+    stamp_file=$("$PYTHON" -c 'import site; print(site.getsitepackages()[0])')/.zerolab-install-stamp
+else
+    python_bin=$VENV/bin/python
+    stamp_file=$VENV/.zerolab-install-stamp
+    if [ -f "$stamp_file" ] && [ "$(cut -d- -f1 "$stamp_file")" != "$mode" ]; then
+        die "$VENV holds the $(cut -d- -f1 "$stamp_file") environment; this is a $mode install. Remove it (rm -rf $VENV) or choose another: VENV=.venv-$mode make install"
+    fi
+fi
+
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_key" ]; then
+    echo "install: $mode environment in $VENV is up to date (pins unchanged)"
+    exit 0
+fi
+
+if [ "$VENV" != system ] && [ ! -x "$python_bin" ]; then
+    venv_flags=()
+    # Inside the verlai/verl image the GPU stack is already in the system Python: reuse it, install only what is missing.
+    if [ "$mode" = gpu ] && "$PYTHON" -c 'import vllm, torch' >/dev/null 2>&1; then
+        echo "install: vllm and torch found in $PYTHON's site-packages (verl image?): the venv reuses them"
+        venv_flags+=(--system-site-packages)
+    fi
+    echo "install: creating $VENV (Python $py_version)"
+    "$PYTHON" -m venv "${venv_flags[@]}" "$VENV" || die "could not create a virtual environment with '$PYTHON -m venv' (Debian/Ubuntu: apt-get install python3-venv)"
+fi
+
+echo "install: $mode environment from $requirements into $VENV (pins: requirements/pins.txt)"
+pip_log=$(mktemp)
+trap 'rm -f "$pip_log"' EXIT
+# This project's machines configure extra local indexes that print a warning per package; keep the log readable.
+if ! "$python_bin" -m pip install --disable-pip-version-check -r "$requirements" 2>&1 |
+    tee "$pip_log" | grep -v --line-buffered "is ignored: it is neither a file nor a directory"; then
+    if grep -q -E "No matching distribution found|Could not find a version" "$pip_log"; then
+        missing=$(grep -o -E "No matching distribution found for [^ ]+" "$pip_log" | head -1 | sed 's/No matching distribution found for //')
+        if grep -q -E "NewConnectionError|Failed to establish|Temporary failure in name resolution|Network is unreachable|timed out" "$pip_log"; then
+            die "pip could not reach the package index (no network?), so it could not fetch ${missing:-the pinned packages}. Check network access to PyPI or set PIP_INDEX_URL to a mirror."
+        fi
+        if [ "${missing%%+cpu*}" != "$missing" ]; then
+            die "pip found no CPU build of ${missing}. Set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu and run again."
+        fi
+        die "pip found no distribution for ${missing:-a pinned package} (see the log above). Check requirements/pins.txt and network access to PyPI."
+    fi
+    die "pip install -r $requirements failed (see the log above)"
+fi
+
+if [ "$mode" = cpu ]; then
+    cuda_wheels=$("$python_bin" -m pip list --disable-pip-version-check 2>/dev/null | grep -i -E '^nvidia-' || true)
+    [ -z "$cuda_wheels" ] || die "the CPU environment pulled CUDA wheels: $(echo "$cuda_wheels" | tr '\n' ' '); a requirement escaped the torch pin."
+fi
+
+echo "$stamp_key" >"$stamp_file"
+echo "install: done. Activate with: source $VENV/bin/activate"
