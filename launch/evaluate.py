@@ -1,0 +1,246 @@
+"""`python -m launch eval MODEL --task TASK`: accuracy, mean@n, pass@k, maj@k of a model or verl checkpoint.
+
+MODEL is a Hugging Face id or dir, or a verl FSDP checkpoint (`global_step_N[/actor]`, converted once by
+launch.checkpoint). The test split built by `data_prep` is sampled n times per prompt with vLLM through
+verl's standalone generation server (launch.generate), with the prompt template the rows were built with,
+plus one greedy pass (temperature 0) for `greedy_acc`; launch.score then scores every response with
+`rewards.compute_score`. Written to --out (default results/eval/<model-slug>/):
+
+    <task>.json                 metrics (launch.eval_metrics) + model, checkpoint step, decoding, commit, versions
+    <task>.jsonl                one line per response: prompt id, sample, response, reward components
+    <task>.generations.parquet  the sampled responses (`python -m launch score` recomputes the metrics on CPU)
+    <task>.greedy.parquet, <task>.generations.log, <task>.greedy.log
+
+    python -m launch eval Qwen/Qwen2.5-3B --task countdown --n 16 --temperature 0.6
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from data_prep.templates import get_template
+from launch.checkpoint import CheckpointError, resolve_model
+from launch.generate import Decoding, GenerationError, Hardware, generate, generation_overrides, require_gpu
+from launch.score import ScoreError, score_generations, write_json, write_jsonl
+
+# Response budget per task when --max-tokens is not given. Countdown/24: TinyZero trained and validated at
+# 1024. gsm8k: short chains fit in 1024. Competition math: long chains get cut at 1024, so 4096.
+TASK_MAX_TOKENS = {
+    "countdown": 1024,
+    "game24": 1024,
+    "gsm8k": 1024,
+    "math": 4096,
+    "math500": 4096,
+    "aime24": 4096,
+    "aime25": 4096,
+}
+# R1's evaluation setting (DeepSeek-R1 paper): temperature 0.6, top-p 0.95, pass@1 averaged over samples.
+DEFAULT_N, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 16, 0.6, 0.95
+DEFAULT_TEMPLATE = "base"
+VERSIONED_PACKAGES = ("zerolab", "verl", "vllm", "torch", "transformers")
+STEP_DIR = re.compile(r"global_step_\d+")
+
+
+@dataclass(frozen=True)
+class EvalSplit:
+    path: Path
+    data_source: str
+    template: str
+    num_prompts: int
+
+
+def read_split(path: str | Path, task: str, template: str | None) -> EvalSplit:
+    """The test split's data source and template; errors name the file and what disagrees."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(
+            f"test split {path} does not exist: build it with `python -m data_prep {task} ...` or pass --data"
+        )
+    table = pq.read_table(path, columns=["data_source", "extra_info"])
+    sources = set(table.column("data_source").to_pylist())
+    if sources != {task}:
+        raise ValueError(f"{path} holds data_source {sorted(sources)}, not --task {task}")
+    templates = {info.get("template") for info in table.column("extra_info").to_pylist()}
+    if len(templates) != 1 or None in templates:
+        raise ValueError(
+            f"{path} rows must name one prompt template in extra_info.template; found {templates}"
+        )
+    (built_with,) = templates
+    if template is not None and template != built_with:
+        raise ValueError(f"{path} was built with template {built_with!r}, not --template {template!r}")
+    get_template(built_with)  # an unknown template is an error naming the known ones
+    return EvalSplit(path=path, data_source=task, template=built_with, num_prompts=table.num_rows)
+
+
+def model_slug(model: str) -> str:
+    """A directory name for a model: `<run-id>__global_step_N` for a checkpoint, a dir's name, or `org__name`."""
+    path = Path(model)
+    if path.exists():
+        resolved = path.resolve()
+        step_dirs = [p for p in [resolved, *resolved.parents] if STEP_DIR.fullmatch(p.name)]
+        label = f"{step_dirs[0].parent.name}__{step_dirs[0].name}" if step_dirs else resolved.name
+    else:
+        label = model.replace("/", "__")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label)
+
+
+def provenance() -> dict:
+    """Git commit, package versions and GPUs, so a number can be traced to the code and machine behind it."""
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    import torch
+
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    status = git("status", "--porcelain")
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(status) if status is not None else None,
+        "versions": versions,
+        "gpus": gpus,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_eval(
+    model: str,
+    split: EvalSplit,
+    decoding: Decoding,
+    out_dir: str | Path,
+    *,
+    greedy: bool = True,
+    hardware: Hardware | None = None,
+    merge_dir: str | Path | None = None,
+    command: list[str] | None = None,
+) -> dict:
+    """Generate, score and write `<task>.json` / `<task>.jsonl` under out_dir; returns the metrics JSON."""
+    visible_gpus = require_gpu()
+    hardware = hardware or Hardware()
+    if hardware.gpus is None:
+        hardware = replace(hardware, gpus=visible_gpus)
+    resolved = resolve_model(model, merge_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    task = split.data_source
+    chat_template = get_template(split.template).chat_template
+    chat_template_path = None
+    if chat_template is not None:
+        chat_template_path = out_dir / f"{task}.chat_template.jinja"
+        chat_template_path.write_text(chat_template)
+    passes = {"generations": decoding, **({"greedy": decoding.greedy()} if greedy else {})}
+    files = {}
+    for name, settings in passes.items():
+        target = out_dir / f"{task}.{name}.parquet"
+        overrides = generation_overrides(
+            resolved.path, split.path, target, settings, hardware, chat_template_path
+        )
+        files[name] = generate(overrides, out_dir / f"{task}.{name}.log")
+    metrics, records = score_generations(files["generations"], files.get("greedy"))
+    result = {
+        "task": task,
+        "model": model,
+        "model_path": resolved.path,
+        "checkpoint_step": resolved.checkpoint_step,
+        "checkpoint_dir": resolved.checkpoint_dir,
+        "data": str(split.path),
+        "template": split.template,
+        "decoding": {**asdict(decoding), "greedy_pass": greedy},
+        "hardware": asdict(hardware),
+        "command": command,
+        **provenance(),
+        **metrics,
+    }
+    write_json(out_dir / f"{task}.json", result)
+    write_jsonl(out_dir / f"{task}.jsonl", records)
+    return result
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Decoding and hardware flags, shared by `eval` and `eval-checkpoints`."""
+    parser.add_argument("--n", type=int, default=DEFAULT_N, help="samples per prompt (mean@n, pass@k, maj@k)")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="sampling temperature")
+    parser.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, help="nucleus sampling top-p")
+    parser.add_argument(
+        "--max-tokens", type=int, help="response token budget (default: per task, TASK_MAX_TOKENS)"
+    )
+    parser.add_argument("--no-greedy", action="store_true", help="skip the greedy (temperature 0) pass")
+    parser.add_argument("--gpus", type=int, help="GPUs to use (default: all visible)")
+    parser.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per vLLM replica")
+    parser.add_argument(
+        "--gpu-memory-utilization", type=float, default=0.85, help="vLLM's share of GPU memory"
+    )
+    parser.add_argument(
+        "--merge-dir", help="where a verl checkpoint is converted to (default global_step_N/actor_hf)"
+    )
+
+
+def decoding_from(args: argparse.Namespace, task: str, default_max_tokens: int | None = None) -> Decoding:
+    max_tokens = args.max_tokens or default_max_tokens or TASK_MAX_TOKENS[task]
+    return Decoding(n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=max_tokens)
+
+
+def hardware_from(args: argparse.Namespace) -> Hardware:
+    return Hardware(args.gpus, args.tensor_parallel, args.gpu_memory_utilization)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launch eval", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "model", help="Hugging Face id or dir, or a verl checkpoint dir (global_step_N[/actor])"
+    )
+    parser.add_argument("--task", required=True, choices=sorted(TASK_MAX_TOKENS), help="task = data source")
+    parser.add_argument("--template", help=f"prompt template of the test split (default {DEFAULT_TEMPLATE})")
+    parser.add_argument("--data-dir", default="data", help="where data_prep builds live")
+    parser.add_argument("--data", help="test split parquet (default DATA_DIR/TASK/TEMPLATE/test.parquet)")
+    parser.add_argument("--out", help="output dir (default results/eval/<model-slug>)")
+    add_generation_arguments(parser)
+    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        decoding = decoding_from(args, args.task)
+        data = (
+            args.data
+            or Path(args.data_dir) / args.task / (args.template or DEFAULT_TEMPLATE) / "test.parquet"
+        )
+        split = read_split(data, args.task, args.template)
+        out_dir = Path(args.out or Path("results") / "eval" / model_slug(args.model))
+        result = run_eval(
+            args.model,
+            split,
+            decoding,
+            out_dir,
+            greedy=not args.no_greedy,
+            hardware=hardware_from(args),
+            merge_dir=args.merge_dir,
+            command=["python", "-m", "launch", "eval", *argv],
+        )
+    except (ValueError, CheckpointError, GenerationError, ScoreError) as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    sys.stdout.write(
+        f"{out_dir / (split.data_source + '.json')}: mean@{result['n']} = {result['mean@n']:.4f}\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
