@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from data_prep.templates import get_template
-from launch.checkpoint import CheckpointError, resolve_model
+from launch.checkpoint import STEP_PATTERN, CheckpointError, resolve_model
 from launch.generate import Decoding, GenerationError, Hardware, generate, generation_overrides, require_gpu
 from launch.score import ScoreError, score_generations, write_json, write_jsonl
 
@@ -47,7 +47,6 @@ TASK_MAX_TOKENS = {
 DEFAULT_N, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 16, 0.6, 0.95
 DEFAULT_TEMPLATE = "base"
 VERSIONED_PACKAGES = ("zerolab", "verl", "vllm", "torch", "transformers")
-STEP_DIR = re.compile(r"global_step_\d+")
 
 
 @dataclass(frozen=True)
@@ -81,12 +80,27 @@ def read_split(path: str | Path, task: str, template: str | None) -> EvalSplit:
     return EvalSplit(path=path, data_source=task, template=built_with, num_prompts=table.num_rows)
 
 
+def default_split(data_dir: str | Path, task: str, template: str | None) -> Path:
+    """DATA_DIR/TASK/TEMPLATE/test.parquet (the recipes' layout; TEMPLATE defaults to base), else
+    DATA_DIR/TASK/test.parquet (`python -m data_prep TASK --out DATA_DIR/TASK`); read_split checks the rows'
+    template either way."""
+    candidates = [Path(data_dir) / task / (template or DEFAULT_TEMPLATE) / "test.parquet"]
+    candidates.append(Path(data_dir) / task / "test.parquet")
+    found = [path for path in candidates if path.is_file()]
+    if not found:
+        raise ValueError(
+            f"no test split at {' or '.join(map(str, candidates))}: build it with "
+            f"`python -m data_prep {task} --out {candidates[0].parent}` or pass --data"
+        )
+    return found[0]
+
+
 def model_slug(model: str) -> str:
     """A directory name for a model: `<run-id>__global_step_N` for a checkpoint, a dir's name, or `org__name`."""
     path = Path(model)
     if path.exists():
         resolved = path.resolve()
-        step_dirs = [p for p in [resolved, *resolved.parents] if STEP_DIR.fullmatch(p.name)]
+        step_dirs = [p for p in [resolved, *resolved.parents] if STEP_PATTERN.fullmatch(p.name)]
         label = f"{step_dirs[0].parent.name}__{step_dirs[0].name}" if step_dirs else resolved.name
     else:
         label = model.replace("/", "__")
@@ -208,19 +222,16 @@ def main(argv: list[str] | None = None) -> int:
         "model", help="Hugging Face id or dir, or a verl checkpoint dir (global_step_N[/actor])"
     )
     parser.add_argument("--task", required=True, choices=sorted(TASK_MAX_TOKENS), help="task = data source")
-    parser.add_argument("--template", help=f"prompt template of the test split (default {DEFAULT_TEMPLATE})")
+    parser.add_argument("--template", help="prompt template the test split must have been built with")
     parser.add_argument("--data-dir", default="data", help="where data_prep builds live")
-    parser.add_argument("--data", help="test split parquet (default DATA_DIR/TASK/TEMPLATE/test.parquet)")
+    parser.add_argument("--data", help="test split parquet (default: see default_split)")
     parser.add_argument("--out", help="output dir (default results/eval/<model-slug>)")
     add_generation_arguments(parser)
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
     try:
         decoding = decoding_from(args, args.task)
-        data = (
-            args.data
-            or Path(args.data_dir) / args.task / (args.template or DEFAULT_TEMPLATE) / "test.parquet"
-        )
+        data = args.data or default_split(args.data_dir, args.task, args.template)
         split = read_split(data, args.task, args.template)
         out_dir = Path(args.out or Path("results") / "eval" / model_slug(args.model))
         result = run_eval(

@@ -78,9 +78,18 @@ def test_eval_reports_a_missing_split_with_the_build_command(tmp_path, capsys):
     argv = ["Qwen/Qwen2.5-3B", "--task", "game24", "--data-dir", str(tmp_path)]
     assert evaluate.main(argv) == 2
     error = capsys.readouterr().err
+    assert str(tmp_path / "game24" / "base" / "test.parquet") in error
+    assert f"python -m data_prep game24 --out {tmp_path / 'game24' / 'base'}" in error
+
+
+def test_default_split_prefers_the_template_dir_then_the_plain_build(tmp_path):
+    plain = write_split(tmp_path / "countdown" / "test.parquet")
+    assert evaluate.default_split(tmp_path, "countdown", None) == plain
+    by_template = write_split(tmp_path / "countdown" / "base" / "test.parquet")
+    assert evaluate.default_split(tmp_path, "countdown", None) == by_template
     assert (
-        str(tmp_path / "game24" / "base" / "test.parquet") in error and "python -m data_prep game24" in error
-    )
+        evaluate.default_split(tmp_path, "countdown", "instruct") == plain
+    )  # read_split then checks its rows
 
 
 @pytest.fixture
