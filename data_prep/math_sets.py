@@ -170,8 +170,15 @@ def build(
         columns, statistics[split] = convert(dataset, split, records[split], origin)
         if not columns["questions"]:
             raise BuildError(f"{origin}: no {split} row has a reference answer")
+        # The raw problem is kept in extra_info too, for graders and for reading rollouts back.
         tables[split] = make_table(
-            SCHEMA, data_source=dataset, ability=ABILITY, template=prompt, split=split, **columns
+            SCHEMA,
+            data_source=dataset,
+            ability=ABILITY,
+            template=prompt,
+            split=split,
+            question=columns["questions"],
+            **columns,
         )
     meta = {
         "task": dataset,

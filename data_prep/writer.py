@@ -81,22 +81,24 @@ def write_build(out_dir: str | os.PathLike, tables: dict[str, pa.Table], meta: d
     if out.exists() and not out.is_dir():
         raise BuildError(f"--out {out} exists and is not a directory")
     ours = [out / name for name in (*SPLIT_FILES, META_NAME) if (out / name).exists()]
-    if ours:
-        unchanged = all(path.name in payload and path.read_bytes() == payload[path.name] for path in ours)
-        if unchanged and len(ours) == len(payload):
-            logger.info("%s already holds this exact build; nothing written", out)
-            return meta
-        if not force:
-            raise BuildError(
-                f"--out {out} already holds a different build ({', '.join(p.name for p in ours)}); "
-                "pass --force to replace it"
-            )
+    differing = [path.name for path in ours if path.read_bytes() != payload.get(path.name)]
+    if not differing and len(ours) == len(payload):
+        logger.info("%s already holds this exact build; nothing written", out)
+        return meta
+    if differing and not force:
+        raise BuildError(
+            f"--out {out} already holds a different build ({', '.join(differing)} would change); "
+            "pass --force to replace it"
+        )
     out.mkdir(parents=True, exist_ok=True)
     for path in ours:
         if path.name not in payload:
             path.unlink()
-    # meta.json last: its presence (with matching hashes) is what marks the build complete.
+    # meta.json last: its presence (with matching hashes) is what marks the build complete. Files already
+    # identical are left alone, so a rebuild that only restores a missing file rewrites nothing else.
     for name in sorted(payload, key=lambda name: name == META_NAME):
+        if (out / name).exists() and name not in differing:
+            continue
         temporary = out / f".{name}.tmp"
         temporary.write_bytes(payload[name])
         os.replace(temporary, out / name)
