@@ -128,6 +128,9 @@ def generate(overrides: Mapping[str, Any], log_path: str | Path) -> Path:
     from launch.verl_config import to_hydra_overrides
 
     output_path = Path(overrides["+data.output_path"])
+    output_path.unlink(
+        missing_ok=True
+    )  # a failed run must not leave an earlier run's file looking like its own
     command = [sys.executable, "-m", GENERATION_MODULE, *to_hydra_overrides(overrides)]
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
