@@ -2,11 +2,11 @@
 
 Problems are solvable by construction, not by search: draw the numbers uniformly from 1..max_number, then
 combine two random items at a time with an operator drawn among those whose result is a positive whole
-number (the TV game's rule, which the Stream-of-Search generator behind TinyZero's hub set also follows),
-the last step only among results in 1..max_target. The value reached is the target and the combination is
-the stored solution (`extra_info.solution`), so every problem is solvable with each number used once; the
-reward accepts any exact rational route. Duplicates (same multiset and target) are redrawn. The test split
-comes first from its own random stream, so it does not depend on --train-size, and train never repeats it.
+number (the TV game's rule), the last step only among results in 1..max_target. The value reached is the
+target and the combination is the stored solution (`extra_info.solution`), so every problem is solvable
+with each number used once; the reward accepts any exact rational route. Duplicates (same multiset and
+target) are redrawn. The test split comes first from its own random stream, so it does not depend on
+--train-size, and train never repeats it. meta.json states the resulting distribution.
 
     python -m data_prep countdown --out data/countdown
 """

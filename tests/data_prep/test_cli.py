@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -12,9 +14,9 @@ from data_prep.cli import main
 from data_prep.templates import ANSWER_TAG, BOXED, TEMPLATES
 
 
-def _cli(*args):
+def _cli(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "data_prep", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "data_prep", *args], capture_output=True, text=True, timeout=300, env=env
     )
 
 
@@ -55,6 +57,18 @@ def test_bad_arguments_exit_2_naming_the_argument_and_write_nothing(tmp_path, ca
         main(["countdown", "--out", str(out), "--template", "fancy"])
     assert exited.value.code == 2 and "--template" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_countdown_hub_import_fails_fast_offline(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    started = time.monotonic()
+    result = _cli("countdown", "--source", "hub", "--out", str(tmp_path / "hub"), env=env)
+    assert (
+        result.returncode == 2
+        and "Jiayi-Pan/Countdown-Tasks-3to4" in result.stderr
+        and "--source" in result.stderr
+    )
+    assert time.monotonic() - started < 60 and not (tmp_path / "hub").exists()
 
 
 def test_templates_listing_shows_each_template_and_its_answer_format(capsys):

@@ -162,6 +162,13 @@ def test_bad_arguments_name_the_argument_and_write_nothing(tmp_path, arguments, 
     assert not out.exists()
 
 
+def test_out_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("keep me")
+    with pytest.raises(BuildError, match="--out"):
+        countdown.build(tmp_path / "file", train_size=5, test_size=5)
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
 def test_exhausted_ranges_fail_clearly_instead_of_looping(tmp_path):
     out = tmp_path / "never"
     # 10 multisets of three numbers in 1..3 times 100 targets pass the upper bound, but far fewer are reachable.

@@ -179,3 +179,17 @@ def test_hub_offline_fails_fast_and_clearly(tmp_path):
     assert "openai/gsm8k" in result.stderr and "--source" in result.stderr
     assert time.monotonic() - started < 60
     assert not (tmp_path / "x").exists()
+
+
+def test_force_replacing_a_two_split_build_with_a_test_only_one_removes_the_stale_train(tmp_path):
+    source = tmp_path / "gsm8k"
+    _write_jsonl(source / "train.jsonl", GSM8K_TRAIN)
+    _write_jsonl(source / "test.jsonl", GSM8K_TEST)
+    out = tmp_path / "out"
+    math_sets.build(out, dataset="gsm8k", source=str(source))
+    pq.write_table(pa.Table.from_pylist(MATH500_ROWS), tmp_path / "m500.parquet")
+    with pytest.raises(BuildError, match="train.parquet"):
+        math_sets.build(out, dataset="math500", source=str(tmp_path / "m500.parquet"))
+    assert (out / "train.parquet").exists()
+    math_sets.build(out, dataset="math500", source=str(tmp_path / "m500.parquet"), force=True)
+    assert sorted(os.listdir(out)) == ["meta.json", "test.parquet"]
