@@ -17,6 +17,7 @@ import io
 import math
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -213,16 +214,39 @@ def _registered_rollout_names() -> set[str]:
     return {name for name, _mode in _ROLLOUT_REGISTRY}
 
 
+def is_available_offline(model: str) -> bool:
+    """A local model dir, or a hub id whose config is already in the Hugging Face cache."""
+    if os.path.isdir(os.path.expanduser(model)):
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(model, "config.json"), str)
+    except ValueError:  # not a valid repo id either
+        return False
+
+
+def _offline_stand_in_model() -> str:
+    from launch.tiny_model import build_tiny_model
+
+    return str(build_tiny_model(os.path.join(tempfile.gettempdir(), "zerolab-offline-stand-in-model")))
+
+
 def _run_verl_validate_config(config) -> None:
+    from omegaconf import OmegaConf
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
     # verl prints progress and warns about disabled critics: keep launch output readable.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
+        use_critic = need_critic(config)
+        if use_critic and not is_available_offline(config.critic.model.path):
+            # verl's critic check loads the critic model's tokenizer and config. Validation never touches
+            # the network: a tiny local stand-in takes the model's place for this check only (it validates
+            # batch and optimizer settings); `launch train` checks that the real model is reachable.
+            config = OmegaConf.merge(config, {"critic": {"model": {"path": _offline_stand_in_model()}}})
         try:
-            validate_config(
-                config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
-            )
+            validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=use_critic)
         except (AssertionError, ValueError, TypeError) as error:
             raise VerlConfigError(f"verl's validate_config rejected the run: {error}") from error

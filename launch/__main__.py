@@ -1,0 +1,40 @@
+"""`python -m launch <command>`: every ZeroLab command that turns recipes into runs and runs into results."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module:function, one line of help); modules load only when their command runs.
+COMMANDS = {
+    "validate": (
+        "launch.commands:validate_main",
+        "check every run of recipes against the pinned verl schema and the data",
+    ),
+    "plan": ("launch.commands:plan_main", "print run ids and full verl commands of a recipe"),
+    "train": ("launch.commands:train_main", "run one run of a recipe on this GPU node"),
+    "sweep": ("launch.commands:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
+    "attempt": ("launch.commands:attempt_main", "run one planned run here (what cluster jobs execute)"),
+    "smoke": ("launch.smoke:main", "CPU: the real verl GRPO trainer for a few steps with a tiny local model"),
+    "report": ("launch.report:main", "curves, summary.md and the aha view of a recipe from its run records"),
+    "eval": ("launch.evaluate:main", "evaluate a model or checkpoint on a task's test split (GPU)"),
+    "eval-checkpoints": ("launch.eval_checkpoints:main", "evaluate every checkpoint of a run (GPU)"),
+    "score": ("launch.score:main", "score a generations parquet on CPU: pass@k, maj@k, format, length"),
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        width = max(map(len, COMMANDS))
+        listing = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
+        print(f"usage: python -m launch <command> [options]\n\ncommands:\n{listing}")
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0
+    module, function = COMMANDS[argv[0]][0].split(":")
+    return getattr(importlib.import_module(module), function)(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

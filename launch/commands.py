@@ -1,0 +1,177 @@
+"""The run commands: `plan` prints what would run, `train` runs one run here, `sweep` runs them all with a
+launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run.
+
+Nothing launches before the plan validates against the pinned verl (launch.validate).
+
+    python -m launch validate [RECIPE ...]
+    python -m launch plan countdown-3b
+    python -m launch train countdown-3b [--variant default] [--seed 1]
+    python -m launch sweep countdown-ablations --launcher {local,ray,slurm} [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from launch import verl_config
+from launch.attempt import run_attempt
+from launch.plan import DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
+from launch.preflight import PreflightError, preflight
+from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
+from launch.validate import RunInvalid, validate_plans, validate_recipes
+
+
+def _parser(command: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m launch {command}", description=description)
+    parser.add_argument("recipe", help="recipe name in recipes/ (e.g. countdown-3b) or a YAML path")
+    parser.add_argument("--variant", help="only this variant (default: all)")
+    parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
+    parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records go (default: results)")
+    return parser
+
+
+def _plans(args: argparse.Namespace) -> list[RunPlan]:
+    recipe = load_recipe(args.recipe)
+    return compile_recipe(
+        recipe, args.variant, args.seed, data_dir=args.data_dir, results_root=args.results_dir
+    )
+
+
+def _fail(command: str, error: Exception) -> int:
+    print(f"{command}: error: {error}", file=sys.stderr)
+    return 1
+
+
+def validate_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m launch validate",
+        description="Check every run of recipes against the pinned verl and the data.",
+    )
+    parser.add_argument(
+        "recipes", nargs="*", help="recipe names or YAML paths (default: every shipped recipe)"
+    )
+    parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
+    parser.add_argument("--no-data-check", action="store_true", help="check configs only, not the data files")
+    args = parser.parse_args(argv)
+    names = args.recipes or list_recipes()
+    try:
+        verl_config.check_verl_version()
+        count = validate_recipes(names, not args.no_data_check, args.data_dir)
+    except (RecipeError, RunInvalid, verl_config.VerlConfigError) as error:
+        return _fail("validate", error)
+    version = verl_config.PINNED_VERL_VERSION
+    print(f"validate: {count} run(s) of {len(names)} recipe(s) pass verl {version}'s checks")
+    return 0
+
+
+def plan_main(argv: list[str]) -> int:
+    parser = _parser("plan", "Print each run id and its full verl command (validated, nothing launched).")
+    parser.add_argument("--no-data-check", action="store_true", help="do not require the data files to exist")
+    args = parser.parse_args(argv)
+    try:
+        plans = _plans(args)
+        validate_plans(plans, check_data_files=not args.no_data_check)
+    except (RecipeError, RunInvalid) as error:
+        return _fail("plan", error)
+    sys.stdout.write(render_plans(plans))
+    return 0
+
+
+def _run_here(plans: list[RunPlan], dry_run: bool) -> int:
+    """Runs plans one after another on this node; a failed run is recorded and the next one starts."""
+    if dry_run:
+        sys.stdout.write(render_plans(plans))
+        return 0
+    results = []
+    for plan in plans:
+        try:
+            preflight(plan, REPO_ROOT)
+        except (PreflightError, RunInvalid) as error:
+            print(f"train: {plan.run_id}: pre-flight failed: {error}", file=sys.stderr)
+            results.append((plan.run_id, "not started", str(error)))
+            continue
+        result = run_attempt(plan, REPO_ROOT)
+        results.append((plan.run_id, result.status, result.reason or f"records in {result.run_dir}"))
+    print("\nruns:")
+    for run_id, status, detail in results:
+        print(f"  {status:<12} {run_id}  {detail}")
+    return 0 if all(status == "finished" for _, status, _ in results) else 1
+
+
+def train_main(argv: list[str]) -> int:
+    parser = _parser("train", "Run one run of a recipe on this GPU node (pre-flight, then verl).")
+    args = parser.parse_args(argv)
+    try:
+        plans = _plans(args)
+        if len(plans) != 1:
+            ids = ", ".join(plan.run_id for plan in plans)
+            raise RecipeError(
+                f"{args.recipe} has {len(plans)} runs ({ids}): pick one with --variant/--seed, or use sweep"
+            )
+        validate_plans(plans, check_data_files=False)
+    except (RecipeError, RunInvalid) as error:
+        return _fail("train", error)
+    return _run_here(plans, dry_run=False)
+
+
+def sweep_main(argv: list[str]) -> int:
+    parser = _parser(
+        "sweep", "Run every run of a recipe: here one after another, as Ray jobs, or as SLURM jobs."
+    )
+    parser.add_argument("--launcher", choices=["local", "ray", "slurm"], default="local")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (slurm: also write the scripts); launch nothing",
+    )
+    parser.add_argument("--address", help="ray: the cluster's dashboard address, e.g. http://HEAD_IP:8265")
+    parser.add_argument("--partition", help="slurm: partition for the jobs")
+    parser.add_argument("--time", help="slurm: time limit per job, e.g. 24:00:00")
+    args = parser.parse_args(argv)
+    try:
+        plans = _plans(args)
+        validate_plans(plans, check_data_files=args.launcher == "local" and not args.dry_run)
+    except (RecipeError, RunInvalid) as error:
+        return _fail("sweep", error)
+    if args.launcher == "local":
+        return _run_here(plans, args.dry_run)
+    if args.launcher == "slurm":
+        from launch import slurm
+
+        for plan in plans:
+            script = slurm.write_sbatch(
+                plan, REPO_ROOT, sys.executable, partition=args.partition, time_limit=args.time
+            )
+            detail = "written (dry run)" if args.dry_run else f"submitted as SLURM job {slurm.submit(script)}"
+            print(f"{plan.run_id}: {script} {detail}")
+        return 0
+    if not args.address:
+        return _fail("sweep", RecipeError("--launcher ray needs --address http://HEAD_IP:8265"))
+    if args.dry_run:
+        sys.stdout.write(render_plans(plans))
+        return 0
+    from launch import ray_jobs
+
+    for run_id, job_id in ray_jobs.submit_jobs(plans, args.address, REPO_ROOT, args.results_dir).items():
+        print(f"{run_id}: Ray job {job_id} (status: ray job status --address {args.address} {job_id})")
+    return 0
+
+
+def attempt_main(argv: list[str]) -> int:
+    parser = _parser("attempt", "Run one planned run here (what a SLURM or Ray job executes).")
+    parser.add_argument("--run-id", required=True, help="the run to execute")
+    args = parser.parse_args(argv)
+    try:
+        plans = [plan for plan in _plans(args) if plan.run_id == args.run_id]
+        if not plans:
+            raise RecipeError(
+                f"{args.recipe} has no run {args.run_id!r}; see: python -m launch plan {args.recipe}"
+            )
+        validate_plans(plans)
+    except (RecipeError, RunInvalid) as error:
+        return _fail("attempt", error)
+    result = run_attempt(plans[0], Path.cwd())
+    return 0 if result.status == "finished" else 1

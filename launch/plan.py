@@ -1,0 +1,260 @@
+"""Compiles a recipe into runs: variants x grid x seeds, each one verl invocation with derived names and paths.
+
+Run ids are derived, never typed: `<recipe>__<variant>[__<key><value>]__s<seed>`. Keys the launcher derives
+(data files, model path, chat template, reward file, names, logger, checkpoint and dump dirs, seeds) may not
+be set by a recipe, so each has one source of truth. Paths stay relative to the repo root in the plan (stable
+to print and diff) and are made absolute only when a run is executed.
+
+    python -m launch plan countdown-3b [--variant no_kl] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from data_prep.templates import get_template
+from launch import verl_config
+from launch.recipe import PATCHABLE_FIELDS, Profile, Recipe, RecipeError, load_profile
+
+REWARD_FILE = "rewards/verl_reward.py"
+REWARD_FUNCTION = "compute_score"
+DATA_DIR = "data"
+RESULTS_DIR = "results"
+CHECKPOINTS_DIR = "checkpoints"
+# Every seed a GRPO run draws on: data order, rollout sampling, FSDP init (dropout), mini-batch shuffling.
+SEED_KEYS = (
+    "data.seed",
+    "actor_rollout_ref.rollout.seed",
+    "actor_rollout_ref.actor.fsdp_config.seed",
+    "actor_rollout_ref.actor.data_loader_seed",
+)
+PATH_KEYS = (
+    "data.train_files",
+    "data.val_files",
+    "reward.custom_reward_function.path",
+    "trainer.default_local_dir",
+    "trainer.rollout_data_dir",
+    "trainer.validation_data_dir",
+)
+DERIVED_KEYS = {
+    *PATH_KEYS,
+    *SEED_KEYS,
+    "actor_rollout_ref.model.path",
+    "critic.model.path",
+    "actor_rollout_ref.model.custom_chat_template",
+    "reward.custom_reward_function.name",
+    "trainer.project_name",
+    "trainer.experiment_name",
+    "trainer.logger",
+    "trainer.resume_mode",
+}
+LOGGERS = ("console", "file", "wandb")
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A patch applied after variant and grid, for a platform rather than a question (the CPU smoke run)."""
+
+    label: str
+    patch: Mapping[str, Any]
+    env: Mapping[str, str] = field(default_factory=dict)
+    extra_rollout_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    recipe: Recipe
+    variant: str
+    seed: int
+    grid_point: Mapping[str, Any]
+    model: str
+    task: str
+    val_tasks: tuple[str, ...]
+    template: str
+    profile: Profile
+    overrides: Mapping[str, Any]
+    env: Mapping[str, str]
+    data_dir: str
+    results_root: str
+    extra_rollout_names: tuple[str, ...] = ()
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.results_root) / self.recipe.name / "runs" / self.run_id
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(CHECKPOINTS_DIR) / self.recipe.name / self.run_id
+
+    def data_files(self) -> list[Path]:
+        return [Path(self.overrides["data.train_files"]), *map(Path, self.overrides["data.val_files"])]
+
+    def resolved_overrides(self, root: Path) -> dict[str, Any]:
+        """The overrides with repo-relative paths made absolute under `root`, as they are executed."""
+
+        def absolute(value: Any) -> Any:
+            if isinstance(value, list):
+                return [absolute(v) for v in value]
+            return str(root / value)
+
+        return {k: absolute(v) if k in PATH_KEYS else v for k, v in self.overrides.items()}
+
+    def command(self, root: Path | None = None, python: str = "python3") -> list[str]:
+        overrides = self.resolved_overrides(root) if root else dict(self.overrides)
+        return [python, "-m", verl_config.TRAINER_MODULE, *verl_config.to_hydra_overrides(overrides)]
+
+    def render(self) -> str:
+        """The plan a human reads before anything launches: env, then one override per line."""
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items()))
+        lines = [f"# {self.run_id}", *(f"{env} \\" for _ in [0] if env)]
+        command = self.command()
+        lines.append(" ".join(command[:3]) + " \\")
+        lines += [f"    {shlex.quote(arg)} \\" for arg in command[3:]]
+        lines[-1] = lines[-1].removesuffix(" \\")
+        return "\n".join(lines)
+
+
+def _short_key(key: str) -> str:
+    return key.lstrip("+~").rpartition(".")[2]
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", str(value)).strip("-") or "none"
+
+
+def _split_patch(patch: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    fields, verl_keys = {}, {}
+    for key, value in patch.items():
+        if "." in key:
+            verl_keys[key] = value
+        elif key in PATCHABLE_FIELDS:
+            fields[key] = value
+        else:
+            raise RecipeError(
+                f"{where}: '{key}' is neither a verl dotted key nor a recipe field ({', '.join(PATCHABLE_FIELDS)})"
+            )
+    return fields, verl_keys
+
+
+def _reject_derived(overrides: Mapping[str, Any], where: str) -> None:
+    for key in overrides:
+        if key.lstrip("+") in DERIVED_KEYS or key.startswith("+reward.custom_reward_function.reward_kwargs"):
+            raise RecipeError(f"{where}: '{key}' is set by the launcher from the recipe's fields; remove it")
+
+
+def expand(recipe: Recipe, variant: str | None = None, seed: int | None = None):
+    """(variant, grid point, seed) triples of a recipe, optionally narrowed."""
+    variants = recipe.sweep.variants
+    if variant is not None and variant not in variants:
+        raise RecipeError(f"{recipe.path}: no variant {variant!r}; variants: {', '.join(variants)}")
+    if seed is not None and seed not in recipe.sweep.seeds:
+        raise RecipeError(f"{recipe.path}: seed {seed} is not in sweep.seeds {recipe.sweep.seeds}")
+    grid_keys = list(recipe.sweep.grid)
+    grid_points = [
+        dict(zip(grid_keys, values, strict=True)) for values in itertools.product(*recipe.sweep.grid.values())
+    ]
+    for name in [variant] if variant else variants:
+        for point in grid_points:
+            for run_seed in [seed] if seed is not None else recipe.sweep.seeds:
+                yield name, point, run_seed
+
+
+def compile_run(
+    recipe: Recipe,
+    variant: str,
+    grid_point: Mapping[str, Any],
+    seed: int,
+    overlay: Overlay | None = None,
+    data_dir: str = DATA_DIR,
+    results_root: str = RESULTS_DIR,
+) -> RunPlan:
+    fields = recipe.model_dump(include=set(PATCHABLE_FIELDS))
+    _reject_derived(recipe.overrides, str(recipe.path))
+    patches = [
+        (f"{recipe.path} variant {variant!r}", recipe.sweep.variants[variant]),
+        (f"{recipe.path} grid", grid_point),
+    ]
+    verl_patches = []
+    for where, patch in [*patches, *([(f"overlay {overlay.label!r}", overlay.patch)] if overlay else [])]:
+        patch_fields, patch_overrides = _split_patch(patch, where)
+        _reject_derived(patch_overrides, where)
+        reward_kwargs = {**fields["reward_kwargs"], **patch_fields.pop("reward_kwargs", {})}
+        fields.update(patch_fields, reward_kwargs=reward_kwargs)
+        verl_patches.append(patch_overrides)
+    profile = load_profile(fields["profile"])
+    # Order: recipe, variant, grid, hardware profile, then a platform overlay (which replaces the hardware).
+    overrides = dict(recipe.overrides)
+    for patch_overrides in [*verl_patches[:2], profile.overrides, *verl_patches[2:]]:
+        overrides.update(patch_overrides)
+
+    template = get_template(fields["template"])
+    label = overlay.label if overlay else variant
+    run_id = "__".join(
+        [recipe.name, label, *(f"{_short_key(k)}{_slug(v)}" for k, v in grid_point.items()), f"s{seed}"]
+    )
+    run_dir = f"{results_root}/{recipe.name}/runs/{run_id}"
+    derived = {
+        "data.train_files": f"{data_dir}/{fields['task']}/{template.name}/train.parquet",
+        "data.val_files": [f"{data_dir}/{task}/{template.name}/test.parquet" for task in fields["val_tasks"]],
+        "actor_rollout_ref.model.path": fields["model"],
+        "critic.model.path": fields["model"],
+        "actor_rollout_ref.model.custom_chat_template": template.chat_template,
+        "reward.custom_reward_function.path": REWARD_FILE,
+        "reward.custom_reward_function.name": REWARD_FUNCTION,
+        **{
+            f"+reward.custom_reward_function.reward_kwargs.{k}": v for k, v in fields["reward_kwargs"].items()
+        },
+        "trainer.project_name": recipe.name,
+        "trainer.experiment_name": run_id,
+        "trainer.logger": list(LOGGERS),
+        "trainer.default_local_dir": f"{CHECKPOINTS_DIR}/{recipe.name}/{run_id}",
+        "trainer.resume_mode": "auto",
+        "trainer.rollout_data_dir": f"{run_dir}/rollouts",
+        "trainer.validation_data_dir": f"{run_dir}/validation",
+        **dict.fromkeys(SEED_KEYS, seed),
+    }
+    env = {
+        "WANDB_RUN_GROUP": recipe.name,
+        "WANDB_TAGS": f"{label},s{seed}",
+        **(overlay.env if overlay else {}),
+    }
+    return RunPlan(
+        run_id=run_id,
+        recipe=recipe,
+        variant=label,
+        seed=seed,
+        grid_point=dict(grid_point),
+        model=fields["model"],
+        task=fields["task"],
+        val_tasks=tuple(fields["val_tasks"]),
+        template=template.name,
+        profile=profile,
+        overrides={**overrides, **derived},
+        env=env,
+        data_dir=data_dir,
+        results_root=results_root,
+        extra_rollout_names=overlay.extra_rollout_names if overlay else (),
+    )
+
+
+def compile_recipe(
+    recipe: Recipe, variant: str | None = None, seed: int | None = None, **kwargs: Any
+) -> list[RunPlan]:
+    plans = [compile_run(recipe, v, point, s, **kwargs) for v, point, s in expand(recipe, variant, seed)]
+    ids = [plan.run_id for plan in plans]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise RecipeError(f"{recipe.path}: grid values collapse to the same run id: {', '.join(duplicates)}")
+    return plans
+
+
+def render_plans(plans: Sequence[RunPlan]) -> str:
+    header = f"# {len(plans)} run(s) of recipe {plans[0].recipe.name}; paths are relative to the repo root"
+    return "\n\n".join([header, *(plan.render() for plan in plans)]) + "\n"
