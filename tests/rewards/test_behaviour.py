@@ -1,0 +1,43 @@
+"""Self-verification / backtracking counters: what counts, what does not, and the bound on hostile input."""
+
+import time
+
+from rewards.behaviour import MAX_SCAN_CHARS, VERIFY_PHRASES, behaviour_counters, count_verify_phrases
+
+
+def test_counts_phrases_at_word_starts_case_insensitively():
+    text = "Wait, 3*8=24. Let me check: yes. Verifying again... Hmm. Let's try again."
+    assert count_verify_phrases(text) == 5  # wait, let me check, verify(ing), hmm, try again
+
+
+def test_ignores_phrases_inside_words():
+    assert count_verify_phrases("We await the result; the unverifiable claim; shmm.") == 0
+
+
+def test_every_phrase_counts_once():
+    for phrase in VERIFY_PHRASES:
+        assert count_verify_phrases(f"... {phrase.upper()} ...") == 1, phrase
+
+
+def test_no_phrase_overlaps_another_at_a_word_start():
+    # an overlap ("try another" + "another approach") would count one occurrence twice
+    for first in VERIFY_PHRASES:
+        for second in VERIFY_PHRASES:
+            for start in range(1 if first == second else 0, len(first)):
+                at_word_start = start == 0 or not first[start - 1].isalpha()
+                overlaps = first[start:] == second[: len(first) - start] or first[start:].startswith(second)
+                assert not (at_word_start and overlaps), (first, second)
+
+
+def test_counters():
+    assert behaviour_counters("") == {"response_chars": 0, "verify_phrases": 0, "has_verify": 0}
+    assert behaviour_counters("wait wait") == {"response_chars": 9, "verify_phrases": 2, "has_verify": 1}
+
+
+def test_hostile_input_is_bounded():
+    text = "wait " * 400_000  # 2 MB of matches
+    started = time.perf_counter()
+    counters = behaviour_counters(text)
+    assert time.perf_counter() - started < 0.05
+    assert counters["response_chars"] == len(text)
+    assert counters["verify_phrases"] == MAX_SCAN_CHARS // 5
