@@ -105,19 +105,25 @@ def bench_hostile() -> float:
 
 
 def bench_math(count: int, threads: int) -> None:
-    rows = [
-        ("math", f"So $\\boxed{{\\frac{{{i}}}{{{i + 1}}}}}$.", f"\\frac{{{i}}}{{{i + 1}}}", "boxed")
-        for i in range(1, 6)
-    ] + [
-        (
+    """Distinct answers (math-verify caches parses): MATH-style boxed fractions and GSM8K-style amounts."""
+
+    def make_row(i: int) -> tuple[str, str, str, str]:
+        if i % 2:
+            return (
+                "math",
+                f"So $\\boxed{{\\frac{{{i}}}{{{i + 1}}}}}$.",
+                f"\\frac{{{2 * i}}}{{{2 * i + 2}}}",
+                "boxed",
+            )
+        return (
             "gsm8k",
-            f"<think> add them </think> <answer>{i * 1000:,} dollars</answer>",
+            f"<think> add </think> <answer>${i * 1000:,} in all</answer>",
             str(i * 1000),
             "instruct",
         )
-        for i in range(1, 6)
-    ]
-    work = [rows[i % len(rows)] for i in range(count)]
+
+    work = [make_row(i) for i in range(1, count + 1)]
+    more = [make_row(i) for i in range(count + 1, 2 * count + 1)]
 
     def score(row):
         source, response, gold, template = row
@@ -132,7 +138,7 @@ def bench_math(count: int, threads: int) -> None:
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(score, work[: threads * 2]))  # start the other helpers outside the timing
         started = time.perf_counter()
-        threaded = sum(result["acc"] for result in pool.map(score, work))
+        threaded = sum(result["acc"] for result in pool.map(score, more))
         parallel = count / (time.perf_counter() - started)
     started = time.perf_counter()
     hung = compute_score("math", "\\boxed{10^{10^{10}}}", "1", {"template": "boxed"}, math_timeout_s=1.0)

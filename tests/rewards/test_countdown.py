@@ -48,10 +48,24 @@ def test_countdown_answers(answer, score, respond):
     assert result["has_answer"] == 1
 
 
-def test_game24_classic_fraction_puzzle(respond):
-    result = countdown(respond("8/(3-8/3)"), GAME24, source="game24")
-    assert (result["score"], result["acc"], result["pred"]) == (1.0, 1, "8/(3-8/3)")
-    assert countdown(respond("8*3"), GAME24, source="game24")["score"] == 0.1  # value 24, numbers unused
+@pytest.mark.parametrize(
+    ("answer", "score"),
+    [
+        ("8/(3-8/3)", 1.0),  # needs exact rationals: 8/3 is not an integer
+        ("8 / (3 - 8 / 3) = 24", 1.0),
+        ("(8 - 3 - 3) * 8", 0.1),  # 16: wrong value
+        ("8 * 3", 0.1),  # 24 with two numbers unused
+        ("8 * 3 * (8 - 8)", 0.1),  # 8 reused, 3 missing
+        ("8 * 3 + 3 - 3 + 8 - 8", 0.1),  # extra numbers
+        ("(3 + 3) ** 8", 0.1),
+        ("8 * 3 + 3 // 8", 0.1),
+        ("8 / (3 - 3) + 8", 0.1),  # division by zero
+        ("8/(3−8÷3)", 1.0),  # unicode operators
+    ],
+)
+def test_game24_answers(answer, score, respond):
+    result = countdown(respond(answer), GAME24, source="game24")
+    assert (result["score"], result["acc"]) == (score, int(score == 1.0))
 
 
 def test_no_answer_block_scores_zero():

@@ -3,19 +3,19 @@ gold completion, decode the response as verl does, and score it; a corrupted com
 
 import pytest
 
+from data_prep import countdown, game24
 from data_prep.templates import ANSWER_TAG, BOXED, TEMPLATES
 from rewards import compute_score
 
-PROBLEMS = {
+PROBLEMS = {  # data source: (question as data_prep writes it, ground truth, gold answer, wrong answer)
     "countdown": (
-        "Using the numbers [3, 7, 25], create an equation that equals 100. Use + - * / and parentheses; "
-        "use each number exactly once.",
+        countdown.question([25, 3, 7], 100),
         {"target": 100, "numbers": [25, 3, 7]},
         "(7 - 3) * 25",
         "(7 + 3) * 25",
     ),
     "game24": (
-        "Make 24 from the numbers 3 3 8 8 with + - * / and parentheses, using each number once.",
+        game24.question((3, 3, 8, 8)),
         {"target": 24, "numbers": [8, 3, 8, 3]},
         "8 / (3 - 8 / 3)",
         "8 * 3",
