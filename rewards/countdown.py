@@ -41,4 +41,4 @@ def score_countdown(answer: str, ground_truth: object) -> Verdict:
         and tuple(sorted(equation.literals)) == numbers
         and equation.claimed in (None, target)
     )
-    return Verdict(correct=correct, pred=equation.text)
+    return Verdict(correct=correct, pred=raw_pred(equation.text))

@@ -10,6 +10,8 @@ by rewards.math_pool, so a pathological answer (`\\boxed{10^{10^{10}}}` hangs sy
 
 from __future__ import annotations
 
+import numbers
+
 from rewards.math_pool import check_in_helper
 from rewards.verdict import Verdict, raw_pred
 
@@ -18,8 +20,8 @@ DEFAULT_TIMEOUT_S = 5.0  # math-verify's own default per check
 
 
 def reference_answer(ground_truth: object) -> str:
-    """The reference as text; a number is accepted (some GSM8K copies store ints)."""
-    if isinstance(ground_truth, bool) or not isinstance(ground_truth, str | int | float):
+    """The reference as text; a number is accepted (some GSM8K copies store ints, numpy ones included)."""
+    if isinstance(ground_truth, bool) or not isinstance(ground_truth, str | numbers.Real):
         raise ValueError(f"math ground_truth must be the reference answer string, got {ground_truth!r}")
     return str(ground_truth)
 

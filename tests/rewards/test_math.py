@@ -1,5 +1,6 @@
 """Math answers: math-verify equivalence (in-process) and the math data sources through compute_score."""
 
+import numpy as np
 import pytest
 
 from rewards import compute_score
@@ -53,6 +54,7 @@ def test_unknown_mode_is_an_error():
         ("gsm8k", "<think>48+24</think> <answer>1,234</answer>", "1234", "instruct", 1),
         ("gsm8k", "<think>48+24</think> <answer>71</answer>", "72", "instruct", 0),
         ("gsm8k", "48 + 24 = 72 </think> <answer>72</answer>", 72, "base", 1),  # an int reference
+        ("gsm8k", "48 + 24 = 72 </think> <answer>72</answer>", np.int64(72), "base", 1),
         ("math", r"Half of it: $\boxed{\frac{1}{2}}$.", "0.5", "boxed", 1),
         ("math500", r"So \boxed{x = 3}", "3", "boxed", 1),
         ("aime24", r"First \boxed{203}, no: \boxed{204}", "204", "boxed", 1),
