@@ -96,7 +96,8 @@ def merge_step(metrics: Metrics, step: int, data: dict) -> None:
 def _metrics_for(run_dir: Path, meta: dict) -> tuple[Metrics, list[str], str | None]:
     merged = run_dir / "metrics.jsonl"
     attempts = sorted(run_dir.glob("metrics.attempt-*.jsonl"), key=_attempt_number)
-    files = [merged] if merged.is_file() else attempts
+    # The attempt files are what verl wrote; metrics.jsonl is their merge (or a copy from another machine).
+    files = attempts or ([merged] if merged.is_file() else [])
     metrics: Metrics = {}
     notes: list[str] = []
     for path in files:

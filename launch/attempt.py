@@ -1,0 +1,195 @@
+"""Runs one attempt of a planned run: verl's trainer as a child process, its output tee'd to the run's log.
+
+The attempt gets its own metrics file and, when verl starts its own Ray, its own Ray temp dir: on exit,
+failure, Ctrl-C or timeout every process that still refers to that dir (raylet, GCS, workers, which Ray starts
+in sessions of their own) is stopped, so no `ray::` process outlives the run. A timeout names the stage the
+run was in. The same function serves `launch train`, the local sweep, the SLURM job and `make smoke`.
+
+    python -m launch train countdown-3b
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from launch import records
+from launch.plan import RunPlan
+from launch.wandb_remote import has_api_key
+
+_OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|torch\.OutOfMemoryError|Cannot allocate memory")
+# What verl prints as it goes, so a timeout can say where the run stood.
+_STAGES = [
+    (re.compile(r"ray init kwargs"), "starting Ray"),
+    (re.compile(r"Started a local Ray instance|Connected to Ray cluster"), "Ray up; creating workers"),
+    (re.compile(r"Creating file logger|wandb: "), "loggers up; validation before training"),
+    (re.compile(r"step:(\d+)"), "training (last logged step {0})"),
+    (re.compile(r"Saving checkpoint|saved checkpoint|local_global_step_folder", re.I), "saving a checkpoint"),
+]
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    run_id: str
+    attempt: int
+    exit_code: int | None
+    status: str
+    reason: str | None
+    run_dir: Path
+
+
+def wandb_settings(plan: RunPlan, run_dir: Path) -> tuple[dict[str, str], dict]:
+    """Online with a key, offline without one (never a crash); one wandb run id per ZeroLab run."""
+    requested = os.environ.get("WANDB_MODE")
+    mode = (
+        requested
+        if requested in ("online", "offline", "disabled")
+        else ("online" if has_api_key() else "offline")
+    )
+    run_id = records.wandb_run_id(plan)
+    env = {"WANDB_MODE": mode, "WANDB_RUN_ID": run_id, "WANDB_RESUME": "allow", "WANDB_DIR": str(run_dir)}
+    offline_dir = str(run_dir / "wandb") if mode == "offline" else None
+    return env, {"mode": mode, "run_id": run_id, "url": None, "offline_dir": offline_dir}
+
+
+def _stage(line: str, current: str) -> str:
+    for pattern, label in _STAGES:
+        match = pattern.search(line)
+        if match:
+            return label.format(*match.groups())
+    return current
+
+
+def stop_processes_using(path: str) -> int:
+    """Terminates every process whose command line mentions `path`; returns how many were found."""
+    victims = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if proc.pid != os.getpid() and any(path in part for part in proc.info["cmdline"] or []):
+                victims.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    for proc in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(victims, timeout=10)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    return len(victims)
+
+
+class _OutputPump(threading.Thread):
+    """Copies the trainer's output to its log (and the console), noting its stage and any OOM."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path, echo: bool):
+        super().__init__(daemon=True)
+        self.proc, self.log_path, self.echo = proc, log_path, echo
+        self.stage, self.saw_oom = "starting the trainer", False
+
+    def run(self) -> None:
+        with self.log_path.open("w") as log:
+            for line in self.proc.stdout:
+                log.write(line)
+                log.flush()
+                if self.echo:
+                    sys.stdout.write(line)
+                self.stage = _stage(line, self.stage)
+                self.saw_oom = self.saw_oom or bool(_OOM.search(line))
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_attempt(
+    plan: RunPlan,
+    root: Path,
+    device: str = "cuda",
+    extra_env: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+    python: str = sys.executable,
+    echo: bool = True,
+) -> AttemptResult:
+    run_dir = root / plan.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    wandb_env, wandb_record = wandb_settings(plan, run_dir)
+    own_ray = "RAY_ADDRESS" not in os.environ
+    ray_dir = tempfile.mkdtemp(prefix="zl-", dir="/tmp") if own_ray else None
+    overrides = plan.resolved_overrides(root)
+    if ray_dir:
+        overrides["+ray_kwargs.ray_init._temp_dir"] = ray_dir
+    from launch.verl_config import TRAINER_MODULE, to_hydra_overrides
+
+    command = [python, "-m", TRAINER_MODULE, *to_hydra_overrides(overrides)]
+    attempt = records.start_attempt(plan, root, command, device, wandb_record)
+    env = {
+        **os.environ,
+        **plan.env,
+        **wandb_env,
+        **(extra_env or {}),
+        "VERL_FILE_LOGGER_PATH": str(run_dir / f"metrics.attempt-{attempt}.jsonl"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = run_dir / f"stdout.attempt-{attempt}.log"
+    status, reason, exit_code = "failed", None, None
+    proc = subprocess.Popen(
+        command,
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+        errors="replace",
+    )
+    output = _OutputPump(proc, log_path, echo)
+    output.start()
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    try:
+        # Follow the trainer process itself, not its stdout: daemons it started may hold the pipe open.
+        while (exit_code := proc.poll()) is None:
+            if deadline and time.monotonic() > deadline:
+                _kill_group(proc)
+                exit_code, reason = proc.returncode, f"timed out after {timeout_s:.0f} s while {output.stage}"
+                break
+            time.sleep(0.5)
+        if reason is None:
+            if exit_code == 0:
+                status = "finished"
+            elif output.saw_oom:
+                status, reason = "oom", "out of memory (see the log)"
+            else:
+                reason = f"exit code {exit_code} while {output.stage}"
+    except KeyboardInterrupt:
+        _kill_group(proc)
+        exit_code, status, reason = proc.returncode, "killed", f"interrupted while {output.stage}"
+        raise
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+        if ray_dir:
+            stop_processes_using(ray_dir)
+            shutil.rmtree(ray_dir, ignore_errors=True)
+        output.join(timeout=30)
+        records.finish_attempt(plan, root, attempt, exit_code, status, reason)
+    return AttemptResult(plan.run_id, attempt, exit_code, status, reason, run_dir)

@@ -1,0 +1,85 @@
+"""Submits runs as Ray jobs to an existing (multi-node) Ray cluster and reads their status back.
+
+Each job ships this repo as its working dir (so `rewards/verl_reward.py` imports on every node), minus the
+environment, data and outputs, and runs the run's attempt on the cluster, which records it under
+`--results-dir` (give a path on storage the cluster shares to keep the records). Start the cluster by hand:
+`ray start --head` on one node, `ray start --address=HEAD_IP:6379` on the others; the address to pass here is
+the head's dashboard, `http://HEAD_IP:8265`.
+
+    python -m launch sweep countdown-ablations --launcher ray --address http://HEAD_IP:8265
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+from launch.plan import RunPlan
+
+# Not shipped with a job: environments, built data, checkpoints, and run outputs.
+WORKING_DIR_EXCLUDES = [
+    ".venv/",
+    ".git/",
+    "data/",
+    "models/",
+    "checkpoints/",
+    "outputs/",
+    "results/",
+    "wandb/",
+    "**/__pycache__/",
+]
+
+
+def attempt_entrypoint(plan: RunPlan, results_dir: str) -> list[str]:
+    recipe = plan.recipe.path.relative_to(plan.recipe.path.parents[1])
+    return [
+        "python3", "-m", "launch", "attempt", str(recipe), "--run-id", plan.run_id,
+        "--data-dir", plan.data_dir, "--results-dir", results_dir,
+    ]  # fmt: skip
+
+
+def submit_jobs(
+    plans: Sequence[RunPlan],
+    address: str,
+    root: Path,
+    results_dir: str,
+    entrypoint: Sequence[str] | None = None,
+) -> dict[str, str]:
+    """Submits one job per run (or `entrypoint` instead of the attempt, for tests); returns run id -> job id."""
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(address)
+    submitted = {}
+    for plan in plans:
+        command = list(entrypoint) if entrypoint else attempt_entrypoint(plan, results_dir)
+        job_id = client.submit_job(
+            entrypoint=" ".join(shlex.quote(arg) for arg in command),
+            runtime_env={
+                "working_dir": str(root),
+                "excludes": WORKING_DIR_EXCLUDES,
+                "env_vars": dict(plan.env),
+            },
+            metadata={"zerolab_run_id": plan.run_id, "zerolab_recipe": plan.recipe.name},
+        )
+        submitted[plan.run_id] = job_id
+        record = root / plan.run_dir / "ray_job.json"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(
+            json.dumps({"address": address, "job_id": job_id, "entrypoint": command}, indent=2) + "\n"
+        )
+    return submitted
+
+
+def job_status(address: str, job_id: str) -> str:
+    """Ray's status of a job: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED."""
+    from ray.job_submission import JobSubmissionClient
+
+    return str(JobSubmissionClient(address).get_job_status(job_id).value)
+
+
+def job_logs(address: str, job_id: str) -> str:
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(address).get_job_logs(job_id)

@@ -1,0 +1,189 @@
+"""Writes a run's durable record: results/<recipe>/runs/<run-id>/{run.json, config.yaml, metrics*.jsonl, samples.jsonl}.
+
+Every attempt of a run (a relaunch resumes from its last checkpoint) appends to run.json and logs to its own
+`metrics.attempt-<k>.jsonl`, because verl's file logger truncates its file when it opens it; `metrics.jsonl` is
+their key-level merge (launch.records_read reads both). Nothing here runs during training: the launcher calls
+it before and after each attempt.
+
+    python -m launch train countdown-3b      (or `make smoke`, which writes the same layout on CPU)
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from launch.plan import RunPlan
+from launch.records_read import merge_step, read_metrics_file
+
+SAMPLES_PER_DUMP = 2
+_WANDB_URL = re.compile(r"https://wandb\.ai/\S+/runs/[A-Za-z0-9]+")
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def wandb_run_id(plan: RunPlan) -> str:
+    """Stable per run, so every relaunch continues the same wandb run (with WANDB_RESUME=allow)."""
+    return hashlib.sha1(f"{plan.recipe.name}/{plan.run_id}".encode()).hexdigest()[:16]
+
+
+def git_state(root: Path) -> tuple[str | None, bool | None]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    return commit.stdout.strip(), bool(status.stdout.strip())
+
+
+def versions() -> dict[str, str | None]:
+    found = {}
+    for package in ("verl", "vllm", "torch", "transformers", "ray"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def hardware(device: str, gpu_count: int) -> dict[str, Any]:
+    model = None
+    if device == "cuda":
+        try:
+            listing = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True
+            )
+            model = listing.stdout.splitlines()[0].strip() if listing.stdout.strip() else None
+        except OSError:
+            pass
+    return {"device": device, "gpu_model": model, "gpu_count": gpu_count if device == "cuda" else 0}
+
+
+def read_run_json(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
+    path = run_dir / "run.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wandb: dict[str, Any]) -> int:
+    """Creates or extends run.json with a new running attempt; returns the attempt number."""
+    run_dir = root / plan.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = read_run_json(run_dir)
+    commit, dirty = git_state(root)
+    gpus = int(plan.overrides.get("trainer.n_gpus_per_node", 1)) * int(
+        plan.overrides.get("trainer.nnodes", 1)
+    )
+    attempts = record.get("attempts", [])
+    attempt = len(attempts) + 1
+    attempts.append(
+        {
+            "attempt": attempt,
+            "started_at": now(),
+            "ended_at": None,
+            "exit_code": None,
+            "status": "running",
+            "git_commit": commit,
+        }
+    )
+    record.update(
+        run_id=plan.run_id,
+        recipe=plan.recipe.name,
+        recipe_hash=plan.recipe.sha256,
+        variant=plan.variant,
+        seed=plan.seed,
+        grid=dict(plan.grid_point),
+        model=plan.model,
+        template=plan.template,
+        profile=plan.profile.name,
+        overrides=dict(plan.overrides),
+        env=dict(plan.env),
+        command=command,
+        git_commit=commit,
+        git_dirty=dirty,
+        versions=versions(),
+        hardware=hardware(device, gpus),
+        checkpoint_dir=str(plan.overrides["trainer.default_local_dir"]),
+        attempts=attempts,
+        status="running",
+        wandb=wandb,
+    )
+    record.setdefault("gpu_hours", 0.0)
+    write_run_json(run_dir, record)
+    return attempt
+
+
+def finish_attempt(
+    plan: RunPlan, root: Path, attempt: int, exit_code: int | None, status: str, reason: str | None = None
+) -> dict:
+    run_dir = root / plan.run_dir
+    record = read_run_json(run_dir)
+    entry = record["attempts"][attempt - 1]
+    entry.update(ended_at=now(), exit_code=exit_code, status=status, **({"reason": reason} if reason else {}))
+    started = datetime.datetime.fromisoformat(entry["started_at"])
+    hours = (datetime.datetime.fromisoformat(entry["ended_at"]) - started).total_seconds() / 3600
+    record["gpu_hours"] = round(record.get("gpu_hours", 0.0) + hours * record["hardware"]["gpu_count"], 4)
+    record["status"] = status
+    log = run_dir / f"stdout.attempt-{attempt}.log"
+    if record.get("wandb", {}).get("mode") == "online" and log.is_file():
+        urls = _WANDB_URL.findall(log.read_text(errors="replace"))
+        record["wandb"]["url"] = urls[-1] if urls else record["wandb"].get("url")
+    write_run_json(run_dir, record)
+    merge_metrics(run_dir)
+    write_samples(run_dir)
+    return record
+
+
+def merge_metrics(run_dir: Path) -> Path | None:
+    """metrics.jsonl: every attempt's file-logger lines merged key by key (a later attempt wins)."""
+    files = sorted(run_dir.glob("metrics.attempt-*.jsonl"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if not files:
+        return None
+    merged: dict[int, dict] = {}
+    for path in files:
+        for step, data in read_metrics_file(path)[0].items():
+            merge_step(merged, step, data)
+    out = run_dir / "metrics.jsonl"
+    out.write_text(
+        "".join(json.dumps({"step": s, "data": merged[s]}, sort_keys=True) + "\n" for s in sorted(merged))
+    )
+    return out
+
+
+def write_samples(run_dir: Path) -> Path | None:
+    """A few generations from the first and last rollout and validation dumps, kept with the record."""
+    samples = []
+    for kind in ("rollouts", "validation"):
+        dumps = sorted(
+            (run_dir / kind).glob("*.jsonl"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1
+        )
+        for path in dict.fromkeys([*dumps[:1], *dumps[-1:]]):
+            with path.open(errors="replace") as lines:
+                for line, _ in zip(lines, range(SAMPLES_PER_DUMP), strict=False):
+                    try:
+                        samples.append({"kind": kind, "dump": path.name, **json.loads(line)})
+                    except json.JSONDecodeError:
+                        break
+    if not samples:
+        return None
+    out = run_dir / "samples.jsonl"
+    out.write_text("".join(json.dumps(sample, sort_keys=True) + "\n" for sample in samples))
+    return out

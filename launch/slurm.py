@@ -1,0 +1,97 @@
+"""Writes (and submits) one sbatch script per run: a Ray head and workers started with `srun` across the
+allocated nodes, then the run's attempt on the head node, which records it exactly as a local run does.
+
+The node and GPU counts come from the run's hardware profile (`trainer.nnodes`, `trainer.n_gpus_per_node`).
+The repo must sit on a filesystem every node sees (the reward file and data are read on each node).
+
+    python -m launch sweep countdown-ablations --launcher slurm [--dry-run]
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+from launch.plan import RunPlan
+
+RAY_PORT = 6379
+# Seconds for `ray start` to come up on a node before the next step relies on it.
+RAY_START_WAIT_S = 20
+
+
+def render_sbatch(
+    plan: RunPlan, root: Path, python: str, partition: str | None = None, time_limit: str | None = None
+) -> str:
+    nodes = int(plan.overrides.get("trainer.nnodes", 1))
+    gpus = int(plan.overrides.get("trainer.n_gpus_per_node", 1))
+    run_dir = root / plan.run_dir
+    directives = [
+        f"--job-name={plan.run_id}",
+        f"--nodes={nodes}",
+        "--ntasks-per-node=1",
+        f"--gpus-per-node={gpus}",
+        "--exclusive",
+        f"--output={run_dir}/slurm-%j.log",
+        *([f"--partition={partition}"] if partition else []),
+        *([f"--time={time_limit}"] if time_limit else []),
+    ]
+    attempt = [
+        python,
+        "-m",
+        "launch",
+        "attempt",
+        str(plan.recipe.path),
+        "--run-id",
+        plan.run_id,
+        "--data-dir",
+        plan.data_dir,
+    ]
+    lines = [
+        "#!/usr/bin/env bash",
+        f"# ZeroLab run {plan.run_id} (recipe {plan.recipe.name}); written by `python -m launch sweep --launcher slurm`.",
+        *(f"#SBATCH {d}" for d in directives),
+        "set -euo pipefail",
+        f"cd {shlex.quote(str(root))}",
+        'mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
+        "head_node=${nodes[0]}",
+        "head_ip=$(srun --nodes=1 --ntasks=1 -w \"$head_node\" hostname --ip-address | awk '{print $1}')",
+        f'export RAY_ADDRESS="$head_ip:{RAY_PORT}"',
+        "cleanup() {",
+        '    srun --nodes="$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 ray stop --force >/dev/null 2>&1 || true',
+        "}",
+        "trap cleanup EXIT",
+        f'srun --nodes=1 --ntasks=1 -w "$head_node" ray start --head --node-ip-address="$head_ip" --port={RAY_PORT} '
+        f"--num-gpus={gpus} --block &",
+        f"sleep {RAY_START_WAIT_S}",
+        'for node in "${nodes[@]:1}"; do',
+        f'    srun --nodes=1 --ntasks=1 -w "$node" ray start --address="$RAY_ADDRESS" --num-gpus={gpus} --block &',
+        "done",
+        f"sleep {RAY_START_WAIT_S}",
+        " ".join(shlex.quote(arg) for arg in attempt),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_sbatch(plan: RunPlan, root: Path, python: str, **kwargs) -> Path:
+    run_dir = root / plan.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "job.sbatch"
+    path.write_text(render_sbatch(plan, root, python, **kwargs))
+    return path
+
+
+def submit(script: Path) -> str:
+    """`sbatch` the script; returns SLURM's job id."""
+    try:
+        result = subprocess.run(
+            ["sbatch", "--parsable", str(script)], capture_output=True, text=True, check=True
+        )
+    except FileNotFoundError:
+        raise RuntimeError(
+            "sbatch is not on PATH: run this on a SLURM login node (or use --dry-run)"
+        ) from None
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"sbatch rejected {script}: {error.stderr.strip()}") from None
+    return result.stdout.strip().split(";")[0]

@@ -1,0 +1,264 @@
+"""Launch paths short of a GPU: the attempt wrapper and its records (with a stand-in trainer process),
+stable plans, sbatch scripts checked by shellcheck, dry runs that launch nothing, and Ray jobs submitted to a
+real local Ray head."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from launch import attempt, ray_jobs, records, slurm
+from launch.plan import compile_recipe
+from launch.recipe import REPO_ROOT, load_recipe
+
+GOLDEN = Path(__file__).parent / "golden" / "debug.plan.txt"
+VENV_BIN = Path(sys.executable).parent
+
+# Stands in for `python -m verl.trainer.main_ppo`: logs like verl's file logger, then behaves as FAKE_MODE says.
+FAKE_TRAINER = textwrap.dedent(
+    """\
+    import json, os, subprocess, sys, time
+    args = sys.argv[3:]
+    mode = os.environ["FAKE_MODE"]
+    first_step = int(os.environ.get("FAKE_FIRST_STEP", "1"))
+    ray_dir = next(a.split("=", 1)[1] for a in args if a.startswith("+ray_kwargs.ray_init._temp_dir="))
+    print("ray init kwargs: {}", flush=True)
+    # A daemon in its own session, like Ray's raylet: only the temp-dir sweep can find it.
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", ray_dir], start_new_session=True)
+    with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as log:
+        for step in range(first_step, first_step + 2):
+            log.write(json.dumps({"step": step, "data": {"critic/score/mean": step / 10}}) + "\\n")
+            print(f"step:{step} - critic/score/mean:{step / 10}", flush=True)
+    if mode == "oom":
+        print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True)
+        sys.exit(1)
+    if mode == "hang":
+        time.sleep(600)
+    """
+)
+
+
+@pytest.fixture
+def fake_python(tmp_path):
+    """An interpreter stand-in that runs FAKE_TRAINER whatever module it is asked for."""
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    wrapper = tmp_path / "fake-python"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def _debug_plan(results_root):
+    return compile_recipe(load_recipe("debug"), results_root=str(results_root))[0]
+
+
+def _survivors(ray_dir_prefix: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(ray_dir_prefix in part for part in proc.info["cmdline"] or []):
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path, fake_python, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    plan = _debug_plan(tmp_path / "results")
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    first = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    monkeypatch.setenv("FAKE_FIRST_STEP", "3")  # resumed from its checkpoint at step 2
+    second = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    assert (first.attempt, first.status, second.attempt, second.status) == (1, "finished", 2, "finished")
+
+    run_dir = tmp_path / "results" / "debug" / "runs" / "debug__default__s1"
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]  # verl truncated nothing: each attempt logged to its own file
+    record = json.loads((run_dir / "run.json").read_text())
+    assert [a["status"] for a in record["attempts"]] == ["finished", "finished"]
+    assert record["status"] == "finished" and record["recipe"] == "debug" and record["seed"] == 1
+    assert record["wandb"]["mode"] == "offline" and record["wandb"]["run_id"] == records.wandb_run_id(plan)
+    assert record["overrides"]["trainer.experiment_name"] == "debug__default__s1"
+    assert record["versions"]["verl"] == "0.9.1" and record["git_commit"]
+    assert "trainer.resume_mode=auto" in record["command"]
+
+
+def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, fake_python, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    plan = _debug_plan(tmp_path / "results")
+    monkeypatch.setenv("FAKE_MODE", "oom")
+    oom = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    assert (oom.status, oom.exit_code) == ("oom", 1)
+
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    started = time.monotonic()
+    hung = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False, timeout_s=5)
+    assert time.monotonic() - started < 60
+    assert (
+        hung.status == "failed" and "timed out after 5 s while training (last logged step 2)" in hung.reason
+    )
+    record = json.loads((hung.run_dir / "run.json").read_text())
+    assert [a["status"] for a in record["attempts"]] == ["oom", "failed"]
+
+
+def test_processes_left_in_the_attempts_ray_dir_are_stopped(tmp_path, fake_python, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    before = {p.pid for p in _survivors("/tmp/zl-")}
+    attempt.run_attempt(_debug_plan(tmp_path / "results"), REPO_ROOT, python=fake_python, echo=False)
+    leftovers = [p for p in _survivors("/tmp/zl-") if p.pid not in before]
+    assert leftovers == []
+
+
+def test_plan_output_is_stable_and_matches_the_golden_file():
+    command = [sys.executable, "-m", "launch", "plan", "debug", "--no-data-check"]
+    first = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
+    second = subprocess.run(command, capture_output=True, text=True, check=True, cwd="/").stdout
+    assert first == second
+    assert first == GOLDEN.read_text(), (
+        "plan changed: if intended, regenerate tests/launch/golden/debug.plan.txt"
+    )
+
+
+def test_sbatch_scripts_pass_shellcheck_and_start_ray_across_the_profiles_nodes(tmp_path):
+    plans = compile_recipe(load_recipe("countdown-ablations"), seed=1, results_root=str(tmp_path))
+    scripts = [
+        slurm.write_sbatch(plan, REPO_ROOT, "/opt/venv/bin/python", partition="gpu", time_limit="24:00:00")
+        for plan in plans
+    ]
+    result = subprocess.run(
+        [str(VENV_BIN / "shellcheck"), "--severity=style", *map(str, scripts)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+    text = next(s for s in scripts if "size_7b" in str(s)).read_text()
+    assert (
+        "#SBATCH --gpus-per-node=2" in text
+        and "#SBATCH --nodes=1" in text
+        and "#SBATCH --partition=gpu" in text
+    )
+    assert (
+        "ray start --head" in text
+        and "launch attempt" in text
+        and "--run-id countdown-ablations__size_7b__s1" in text
+    )
+
+
+def test_dry_runs_launch_nothing(tmp_path):
+    calls = tmp_path / "sbatch-calls"
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "sbatch").write_text(f'#!/bin/sh\necho "$@" >> {calls}\necho 1234\n')
+    (fake_bin / "sbatch").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}"}
+    results = tmp_path / "results"
+    base = [
+        sys.executable,
+        "-m",
+        "launch",
+        "sweep",
+        "countdown-3b",
+        "--results-dir",
+        str(results),
+        "--dry-run",
+    ]
+    local = subprocess.run(
+        [*base, "--launcher", "local"], capture_output=True, text=True, env=env, cwd=REPO_ROOT
+    )
+    assert local.returncode == 0 and "countdown-3b__tinyzero_ppo__s1" in local.stdout
+    assert not results.exists()
+    written = subprocess.run(
+        [*base, "--launcher", "slurm"], capture_output=True, text=True, env=env, cwd=REPO_ROOT
+    )
+    assert written.returncode == 0 and "written (dry run)" in written.stdout
+    assert not calls.exists()
+    assert sorted(p.name for p in results.glob("countdown-3b/runs/*/job.sbatch")) == [
+        "job.sbatch",
+        "job.sbatch",
+    ]
+    assert not list(results.glob("**/run.json"))
+    # Without --dry-run the same command really calls sbatch (so the dry-run check above can fail).
+    submitted = subprocess.run(
+        base[:-1] + ["--launcher", "slurm"], capture_output=True, text=True, env=env, cwd=REPO_ROOT
+    )
+    assert submitted.returncode == 0 and "SLURM job 1234" in submitted.stdout
+    assert len(calls.read_text().splitlines()) == 2
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """A real local Ray head with its dashboard (the job API), in a temp dir of its own so it can be stopped
+    without touching any other Ray on the machine."""
+    temp_dir = Path("/tmp") / f"zl-ray-test-{os.getpid()}"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ports the OS hands out (above Ray's worker range): no clash with any other Ray on this machine.
+    dashboard, client, agent = _free_ports(3)
+    start = [str(VENV_BIN / "ray"), "start", "--head", "--port=0", f"--dashboard-port={dashboard}", "--num-cpus=1",
+             f"--ray-client-server-port={client}", f"--dashboard-agent-listen-port={agent}",
+             "--include-dashboard=true", f"--temp-dir={temp_dir}", "--disable-usage-stats"]  # fmt: skip
+    subprocess.run(start, check=True, capture_output=True, env=env, timeout=120)
+    try:
+        yield f"http://127.0.0.1:{dashboard}"
+    finally:
+        attempt.stop_processes_using(str(temp_dir))
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _wait_for(address, job_id, timeout_s=180):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = ray_jobs.job_status(address, job_id)
+        if status in ("SUCCEEDED", "FAILED", "STOPPED"):
+            return status
+        time.sleep(2)
+    raise AssertionError(f"Ray job {job_id} still {status} after {timeout_s} s")
+
+
+def test_ray_launcher_submits_to_a_real_head_and_reads_the_status_back(ray_head, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    plans = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))
+    # CPU-safe payload in place of verl: it proves the shipped working dir makes the reward importable.
+    payload = [
+        "python3",
+        "-c",
+        "import os, rewards.verl_reward as r; print('zerolab-job', os.environ['WANDB_RUN_GROUP'], r.compute_score.__name__)",
+    ]
+    jobs = ray_jobs.submit_jobs(plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=payload)
+    job_id = jobs["countdown-3b__default__s1"]
+    assert _wait_for(ray_head, job_id) == "SUCCEEDED", ray_jobs.job_logs(ray_head, job_id)
+    assert "zerolab-job countdown-3b compute_score" in ray_jobs.job_logs(ray_head, job_id)
+    record = json.loads(
+        (tmp_path / "countdown-3b" / "runs" / "countdown-3b__default__s1" / "ray_job.json").read_text()
+    )
+    assert record["job_id"] == job_id and record["address"] == ray_head
+
+    failing = ray_jobs.submit_jobs(
+        plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=["python3", "-c", "raise SystemExit(3)"]
+    )
+    assert _wait_for(ray_head, failing["countdown-3b__default__s1"]) == "FAILED"
+
+
+def test_attempt_entrypoint_runs_the_recorded_attempt_of_the_same_run():
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="default")[0]
+    entry = ray_jobs.attempt_entrypoint(plan, "/shared/results")
+    assert entry[:4] == ["python3", "-m", "launch", "attempt"] and entry[4] == "recipes/countdown-3b.yaml"
+    assert entry[entry.index("--run-id") + 1] == plan.run_id and entry[-1] == "/shared/results"
