@@ -5,7 +5,8 @@ before any trainer, worker or rollout module is loaded. Importing this module:
   1. registers the `cpu` platform (selected with `VERL_PLATFORM=cpu`);
   2. makes the trainer ranks' default process group plain gloo (verl builds "cpu:gloo,<device>:<backend>",
      which torch rejects when the device is the CPU itself);
-  3. registers verl's own FSDP engines for device `cpu` (the reference model's CPU offload unpinned);
+  3. registers verl's own FSDP engines for device `cpu` (the reference model's CPU offload unpinned, the
+     PPO critic's value head loaded with sdpa attention instead of a hard-coded flash-attention);
   4. registers the `hfcpu` rollout: its replica (server launcher) and its trainer-side adapter.
 Everything else the trainer runs is verl's own code.
 
@@ -61,6 +62,27 @@ def _register_fsdp_engines_on_cpu() -> None:
         transformer_impl.CPUOffloadPolicy = UnpinnedCPUOffloadPolicy
 
 
+def _load_critic_value_head_with_sdpa_on_cpu() -> None:
+    import verl.utils.model as model_utils
+
+    def load_valuehead_model(local_path, torch_dtype, model_config, trust_remote_code):
+        # verl asks for flash_attention_2 here whatever the config says (and falls back to trl, which does
+        # not import next to verl 0.9.1); same model class, with the attention CPUs have.
+        from transformers import AutoModelForTokenClassification
+
+        return AutoModelForTokenClassification.from_pretrained(
+            local_path,
+            dtype=torch_dtype,
+            config=model_config,
+            attn_implementation="sdpa",
+            trust_remote_code=trust_remote_code,
+        )
+
+    # The FSDP engine imports this function at call time, so rebinding the module attribute suffices.
+    if get_device_name() == "cpu":
+        model_utils.load_valuehead_model = load_valuehead_model
+
+
 def _register_rollout() -> None:
     from verl.workers.rollout import base as rollout_base
     from verl.workers.rollout.replica import RolloutReplicaRegistry
@@ -77,4 +99,5 @@ def _register_rollout() -> None:
 
 _use_gloo_process_group_on_cpu()  # first: the engine modules below may import the process-group helper
 _register_fsdp_engines_on_cpu()
+_load_critic_value_head_with_sdpa_on_cpu()
 _register_rollout()

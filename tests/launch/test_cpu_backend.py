@@ -362,3 +362,28 @@ def test_a_second_invocation_resumes_from_the_latest_checkpoint(grpo_run):
     assert [row["step"] for row in run.metrics] == [3], "a resumed run must continue, not start over"
     assert run.metric(3, "training/rollout_probs_diff_max") < 1e-6, "resumed weights must reach the rollout"
     assert (workdir / "checkpoints" / "latest_checkpointed_iteration.txt").read_text().strip() == "3"
+
+
+@pytest.mark.slow
+def test_ppo_with_a_critic_trains_on_cpu(tiny_model_dir, countdown_dir, tmp_path):
+    overrides = grpo_overrides(tiny_model_dir, countdown_dir, tmp_path / "checkpoints", total_steps=2)
+    overrides.update(
+        {
+            "algorithm.adv_estimator": "gae",
+            "actor_rollout_ref.actor.use_kl_loss": False,
+            "actor_rollout_ref.rollout.n": 1,
+            "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu": 4,
+            "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu": 4,
+            "critic.model.path": str(tiny_model_dir),
+            "critic.ppo_micro_batch_size_per_gpu": 4,
+            "trainer.save_freq": -1,
+        }
+    )
+    run = run_verl_trainer(overrides, tmp_path, tmp_path / "ppo.jsonl")
+    print(f"\nCPU PPO run: {run.wall_s:.1f} s wall, peak PSS {run.peak_pss_bytes / 2**30:.2f} GiB")
+    assert run.returncode == 0, run.explain()
+    assert [row["step"] for row in run.metrics] == [1, 2], run.explain()
+    for step in (1, 2):
+        assert run.metric(step, "critic/grad_norm") > 0 and run.metric(step, "actor/grad_norm") > 0
+        assert math.isfinite(run.metric(step, "critic/vf_loss"))
+    assert run.peak_pss_bytes < MEMORY_LIMIT_BYTES

@@ -106,6 +106,21 @@ def test_reference_model_offload_policy_is_a_module_global_with_pinning():
     )
 
 
+def test_critic_value_head_loader_is_looked_up_at_call_time():
+    from verl.utils import model
+    from verl.workers.engine.fsdp import transformer_impl
+
+    assert _params(model.load_valuehead_model) == [
+        "local_path",
+        "torch_dtype",
+        "model_config",
+        "trust_remote_code",
+    ]
+    assert "from verl.utils.model import load_valuehead_model" in _source(
+        transformer_impl.FSDPEngine._build_module
+    ), "FSDPEngine._build_module no longer imports load_valuehead_model at call time"
+
+
 def test_rollout_adapter_registry():
     from verl.workers.rollout import base
 
