@@ -13,6 +13,8 @@ LAUNCHER ?= local
 DATA_DIR ?= data
 MODEL ?=
 TASK ?= countdown
+TEMPLATE ?= base
+RUN_DIR ?=
 PYTEST_ARGS ?=
 
 PY := $(if $(filter system,$(VENV)),$(PYTHON),$(VENV)/bin/python)
@@ -21,11 +23,11 @@ INSTALL_MODE := $(if $(GPU),gpu,auto)
 REQUIRE_GPU := requirements/install.sh require-gpu
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED))
 
-.PHONY: help install test lint fmt data smoke validate plan train sweep report eval countdown-3b clean-env
+.PHONY: help install test lint fmt data smoke validate plan train sweep report eval eval-checkpoints bench countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: ## build the Python env in $(VENV): GPU node if nvidia-smi sees a GPU (or GPU=1), else CPU
 	@$(INSTALL) $(INSTALL_MODE)
@@ -41,9 +43,9 @@ fmt: install ## ruff format + autofix
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-data: install ## build the default Countdown and 24-point sets under $(DATA_DIR)/ (math needs the hub: see README)
-	$(PY) -m data_prep countdown --out $(DATA_DIR)/countdown
-	$(PY) -m data_prep game24 --out $(DATA_DIR)/game24
+data: install ## build Countdown and 24-point under $(DATA_DIR)/<task>/$(TEMPLATE)/ (math sets need the hub: see README)
+	$(PY) -m data_prep countdown --out $(DATA_DIR)/countdown/$(TEMPLATE) --template $(TEMPLATE) --if-missing
+	$(PY) -m data_prep game24 --out $(DATA_DIR)/game24/$(TEMPLATE) --template $(TEMPLATE) --if-missing
 
 smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny local model (no GPU)
 	$(PY) -m launch smoke
@@ -72,11 +74,19 @@ eval: ## GPU: evaluate MODEL (hub id, path or global_step_N/actor) on TASK
 	@$(INSTALL) $(INSTALL_MODE)
 	$(PY) -m launch eval $(MODEL) --task $(TASK)
 
-countdown-3b: ## GPU: install, build Countdown data, validate, train Qwen2.5-3B R1-Zero GRPO
+countdown-3b: ## GPU: install, build Countdown data if missing, validate, train Qwen2.5-3B R1-Zero GRPO
 	@$(REQUIRE_GPU) countdown-3b
 	@$(INSTALL) $(INSTALL_MODE)
-	$(PY) -m data_prep countdown --out $(DATA_DIR)/countdown --if-missing
-	$(PY) -m launch train countdown-3b $(RUN_ARGS)
+	$(PY) -m launch train countdown-3b --variant default
+
+eval-checkpoints: ## GPU: evaluate every saved checkpoint of RUN_DIR (results/<recipe>/runs/<run-id>)
+	@$(REQUIRE_GPU) eval-checkpoints
+	@$(INSTALL) $(INSTALL_MODE)
+	$(PY) -m launch eval-checkpoints $(RUN_DIR)
+
+bench: install ## print speed/memory figures: data build, reward scoring
+	$(PY) benchmarks/bench_data_prep.py
+	$(PY) benchmarks/bench_rewards.py --check
 
 clean-env: ## remove $(VENV) (the next target rebuilds it)
 	rm -rf $(VENV)

@@ -31,13 +31,17 @@ from launch.plan import RunPlan
 from launch.wandb_remote import has_api_key
 
 _OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|torch\.OutOfMemoryError|Cannot allocate memory")
-# What verl prints as it goes, so a timeout can say where the run stood.
+# Lines verl 0.9.1 prints as a run advances, each with what runs next: a timeout names that stage.
 _STAGES = [
-    (re.compile(r"ray init kwargs"), "starting Ray"),
-    (re.compile(r"Started a local Ray instance|Connected to Ray cluster"), "Ray up; creating workers"),
-    (re.compile(r"Creating file logger|wandb: "), "loggers up; validation before training"),
-    (re.compile(r"step:(\d+)"), "training (last logged step {0})"),
-    (re.compile(r"Saving checkpoint|saved checkpoint|local_global_step_folder", re.I), "saving a checkpoint"),
+    (
+        re.compile(r"Started a local Ray instance|Connected to Ray cluster"),
+        "the TaskRunner building TransferQueue and the dataset",
+    ),
+    (re.compile(r"dataloader initialized"), "initialising the actor/ref FSDP engines"),
+    (re.compile(r"actor and ref model engine initialized"), "launching the rollout servers"),
+    (re.compile(r"LLMServerManager:"), "the checkpoint engine and the first weight sync"),
+    (re.compile(r"all initialize finished"), "validation before training, or training step 1"),
+    (re.compile(r"step:(\d+) "), "training (last logged step {0})"),
 ]
 
 
@@ -51,9 +55,9 @@ class AttemptResult:
     run_dir: Path
 
 
-def wandb_settings(plan: RunPlan, run_dir: Path) -> tuple[dict[str, str], dict]:
+def wandb_settings(plan: RunPlan, run_dir: Path, env: Mapping[str, str]) -> tuple[dict[str, str], dict]:
     """Online with a key, offline without one (never a crash); one wandb run id per ZeroLab run."""
-    requested = os.environ.get("WANDB_MODE")
+    requested = env.get("WANDB_MODE")
     mode = (
         requested
         if requested in ("online", "offline", "disabled")
@@ -98,7 +102,7 @@ class _OutputPump(threading.Thread):
     def __init__(self, proc: subprocess.Popen, log_path: Path, echo: bool):
         super().__init__(daemon=True)
         self.proc, self.log_path, self.echo = proc, log_path, echo
-        self.stage, self.saw_oom = "starting the trainer", False
+        self.stage, self.saw_oom = "starting the driver and Ray", False
 
     def run(self) -> None:
         with self.log_path.open("w") as log:
@@ -132,9 +136,11 @@ def run_attempt(
 ) -> AttemptResult:
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    wandb_env, wandb_record = wandb_settings(plan, run_dir)
-    own_ray = "RAY_ADDRESS" not in os.environ
+    base_env = {**os.environ, **plan.env, **(extra_env or {})}
+    # verl starts its own Ray unless the run joins a cluster (SLURM and Ray jobs set RAY_ADDRESS to one).
+    own_ray = base_env.get("RAY_ADDRESS", "local") in ("", "local")
     ray_dir = tempfile.mkdtemp(prefix="zl-", dir="/tmp") if own_ray else None
+    wandb_env, wandb_record = wandb_settings(plan, run_dir, base_env)
     overrides = plan.resolved_overrides(root)
     if ray_dir:
         overrides["+ray_kwargs.ray_init._temp_dir"] = ray_dir
@@ -143,10 +149,8 @@ def run_attempt(
     command = [python, "-m", TRAINER_MODULE, *to_hydra_overrides(overrides)]
     attempt = records.start_attempt(plan, root, command, device, wandb_record)
     env = {
-        **os.environ,
-        **plan.env,
+        **base_env,
         **wandb_env,
-        **(extra_env or {}),
         "VERL_FILE_LOGGER_PATH": str(run_dir / f"metrics.attempt-{attempt}.jsonl"),
         "PYTHONUNBUFFERED": "1",
     }

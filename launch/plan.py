@@ -83,6 +83,7 @@ class RunPlan:
     env: Mapping[str, str]
     data_dir: str
     results_root: str
+    checkpoints_root: str
     extra_rollout_names: tuple[str, ...] = ()
 
     @property
@@ -91,7 +92,7 @@ class RunPlan:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return Path(CHECKPOINTS_DIR) / self.recipe.name / self.run_id
+        return Path(self.checkpoints_root) / self.recipe.name / self.run_id
 
     def data_files(self) -> list[Path]:
         return [Path(self.overrides["data.train_files"]), *map(Path, self.overrides["data.val_files"])]
@@ -174,6 +175,7 @@ def compile_run(
     overlay: Overlay | None = None,
     data_dir: str = DATA_DIR,
     results_root: str = RESULTS_DIR,
+    checkpoints_root: str = CHECKPOINTS_DIR,
 ) -> RunPlan:
     fields = recipe.model_dump(include=set(PATCHABLE_FIELDS))
     _reject_derived(recipe.overrides, str(recipe.path))
@@ -214,7 +216,7 @@ def compile_run(
         "trainer.project_name": recipe.name,
         "trainer.experiment_name": run_id,
         "trainer.logger": list(LOGGERS),
-        "trainer.default_local_dir": f"{CHECKPOINTS_DIR}/{recipe.name}/{run_id}",
+        "trainer.default_local_dir": f"{checkpoints_root}/{recipe.name}/{run_id}",
         "trainer.resume_mode": "auto",
         "trainer.rollout_data_dir": f"{run_dir}/rollouts",
         "trainer.validation_data_dir": f"{run_dir}/validation",
@@ -240,6 +242,7 @@ def compile_run(
         env=env,
         data_dir=data_dir,
         results_root=results_root,
+        checkpoints_root=checkpoints_root,
         extra_rollout_names=overlay.extra_rollout_names if overlay else (),
     )
 

@@ -130,27 +130,3 @@ def test_a_failed_merge_leaves_no_model_behind(verl_checkpoint, tmp_path):
     with pytest.raises(CheckpointError, match="verl.model_merger failed"):
         resolve_model(str(actor_dir))
     assert sorted(path.name for path in actor_dir.parent.iterdir()) == ["actor"]
-
-
-def smoke_checkpoints() -> list:
-    """Actor dirs of `make smoke` runs in this checkout (or $ZEROLAB_SMOKE_CHECKPOINT), newest step last."""
-    from pathlib import Path
-
-    if os.environ.get("ZEROLAB_SMOKE_CHECKPOINT"):
-        return [Path(os.environ["ZEROLAB_SMOKE_CHECKPOINT"])]
-    root = Path(__file__).resolve().parents[2]
-    return sorted(root.glob("checkpoints/*smoke*/*/global_step_*/actor"), key=lambda p: checkpoint_step(p))[
-        -1:
-    ]
-
-
-@pytest.mark.parametrize(
-    "actor_dir", smoke_checkpoints() or [pytest.param(None, marks=pytest.mark.skip("no smoke run"))]
-)
-def test_a_checkpoint_of_the_real_trainer_converts(actor_dir, tmp_path):
-    """The trainer's own checkpoint (the `make smoke` run) converts too; the fixture above is verl's manager alone."""
-    step_dir = tmp_path / actor_dir.parent.name
-    shutil.copytree(actor_dir, step_dir / "actor")
-    resolved = resolve_model(str(step_dir / "actor"))
-    assert resolved.checkpoint_step == checkpoint_step(actor_dir)
-    assert state_dict(resolved.path)  # loads as a transformers model
