@@ -148,6 +148,7 @@ def run_attempt(
 
     command = [python, "-m", TRAINER_MODULE, *to_hydra_overrides(overrides)]
     attempt = records.start_attempt(plan, root, command, device, wandb_record)
+    records.write_resolved_config(run_dir, overrides)
     env = {
         **base_env,
         **wandb_env,

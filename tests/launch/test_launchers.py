@@ -91,6 +91,8 @@ def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path
     assert record["overrides"]["trainer.experiment_name"] == "debug__default__s1"
     assert record["versions"]["verl"] == "0.9.1" and record["git_commit"]
     assert "trainer.resume_mode=auto" in record["command"]
+    config = (run_dir / "config.yaml").read_text()
+    assert "experiment_name: debug__default__s1" in config and "kl_loss_type: low_var_kl" in config
 
 
 def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, fake_python, monkeypatch):
