@@ -65,6 +65,7 @@ class Overlay:
     patch: Mapping[str, Any]
     env: Mapping[str, str] = field(default_factory=dict)
     extra_rollout_names: tuple[str, ...] = ()
+    reproduce: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class RunPlan:
     results_root: str
     checkpoints_root: str
     extra_rollout_names: tuple[str, ...] = ()
+    reproduce: str | None = None  # the command that re-runs exactly this run
 
     @property
     def run_dir(self) -> Path:
@@ -244,7 +246,16 @@ def compile_run(
         results_root=results_root,
         checkpoints_root=checkpoints_root,
         extra_rollout_names=overlay.extra_rollout_names if overlay else (),
+        reproduce=overlay.reproduce
+        if overlay
+        else _make_train_command(recipe.name, variant, seed, grid_point),
     )
+
+
+def _make_train_command(recipe: str, variant: str, seed: int, grid_point: Mapping[str, Any]) -> str:
+    if grid_point:  # `make train` selects by variant and seed only; a grid point runs within its sweep
+        return f"make sweep RECIPE={recipe}  # includes {variant}, grid point {dict(grid_point)}, seed {seed}"
+    return f"make train RECIPE={recipe} VARIANT={variant} SEED={seed}"
 
 
 def compile_recipe(

@@ -111,6 +111,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         variant=plan.variant,
         seed=plan.seed,
         grid=dict(plan.grid_point),
+        reproduce=plan.reproduce,
         model=plan.model,
         template=plan.template,
         profile=plan.profile.name,

@@ -48,7 +48,13 @@ def smoke_overlay(model_dir: Path, steps: int) -> Overlay:
         "trainer.max_actor_ckpt_to_keep": 1,
         **cpu_overrides(n_ranks=1),
     }
-    return Overlay(label="smoke", patch=patch, env=cpu_env(), extra_rollout_names=(CPU_ROLLOUT_NAME,))
+    return Overlay(
+        label="smoke",
+        patch=patch,
+        env=cpu_env(),
+        extra_rollout_names=(CPU_ROLLOUT_NAME,),
+        reproduce=f"make smoke  # CPU, tiny model: python -m launch smoke --steps {steps}",
+    )
 
 
 def _stage(name: str) -> None:

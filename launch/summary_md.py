@@ -117,6 +117,9 @@ def reproduce_lines(recipe: str, runs: Sequence[RunRecord]) -> list[str]:
         "```bash",
     ]
     for run in runs:
+        if run.meta.get("reproduce"):  # the launcher knows best (e.g. `make smoke` is not a variant)
+            lines.append(run.meta["reproduce"])
+            continue
         variant = run.meta.get("variant") or run.group
         grid = run.meta.get("grid") or {}
         comment = f"  # grid point {grid}: run through `make sweep`" if grid else ""

@@ -42,7 +42,8 @@ case "$mode" in
 esac
 
 command -v "$PYTHON" >/dev/null 2>&1 || die "no '$PYTHON' on PATH; install Python 3.10, 3.11 or 3.12, or set PYTHON=/path/to/python3"
-py_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+py_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') ||
+    die "'$PYTHON' is on PATH but does not run; set PYTHON=/path/to/python3 (3.10, 3.11 or 3.12)"
 case "$py_version" in
     3.10 | 3.11 | 3.12) ;;
     *) die "Python $py_version found ('$PYTHON'); verl 0.9.1 supports Python 3.10-3.12. Set PYTHON=python3.11 (or 3.10/3.12)." ;;

@@ -111,6 +111,7 @@ def test_the_report_is_built_from_the_smoke_records(smoke_runs):
     recipe_dir = out / "results" / "countdown-3b"
     summary = (recipe_dir / "summary.md").read_text()
     assert "smoke" in summary and "pilot" in summary.lower()
+    assert "make smoke" in summary and "VARIANT=smoke" not in summary
     assert list((recipe_dir / "curves").glob("*.png"))
     assert (out / "results" / "README.md").is_file()
 

@@ -1,0 +1,116 @@
+"""requirements/install.sh and the Makefile's GPU guard: clear, fast failures before anything downloads."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALL = REPO / "requirements" / "install.sh"
+VENV = Path(sys.executable).parent.parent
+
+
+def _no_gpu_env(tmp_path: Path) -> dict[str, str]:
+    """PATH without nvidia-smi, whatever machine runs the tests."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in (
+        "bash",
+        "env",
+        "python3",
+        "make",
+        "sha256sum",
+        "cut",
+        "cat",
+        "grep",
+        "tee",
+        "mktemp",
+        "rm",
+        "dirname",
+        "sed",
+        "tr",
+        "head",
+    ):
+        # The real interpreter, not a version manager's shim that needs the manager on PATH.
+        found = getattr(sys, "_base_executable", sys.executable) if tool == "python3" else shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    return {**os.environ, "PATH": str(bin_dir)}
+
+
+def test_a_gpu_target_without_a_gpu_fails_fast_naming_the_cpu_alternative(tmp_path):
+    venv = tmp_path / "venv"
+    started = time.monotonic()
+    result = subprocess.run(
+        ["make", "-C", str(REPO), "train", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        env=_no_gpu_env(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "needs an NVIDIA GPU node" in result.stderr and "make smoke" in result.stderr
+    assert not venv.exists(), "nothing may be installed before the GPU check"
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_an_unsupported_python_is_named_with_the_supported_range(tmp_path, version):
+    fake = tmp_path / f"python{version}"
+    fake.write_text(f"#!/bin/sh\necho {version}\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(fake), "VENV": str(tmp_path / "venv")}
+    result = subprocess.run(["bash", str(INSTALL), "cpu"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert f"Python {version} found" in result.stderr and "3.10-3.12" in result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_a_python_that_does_not_run_is_named(tmp_path):
+    broken = tmp_path / "python3"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(broken), "VENV": str(tmp_path / "venv")}
+    result = subprocess.run(["bash", str(INSTALL), "cpu"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and f"'{broken}' is on PATH but does not run" in result.stderr
+
+
+def test_asking_for_the_gpu_env_on_a_machine_without_gpus_is_refused(tmp_path):
+    env = {**_no_gpu_env(tmp_path), "VENV": str(tmp_path / "venv")}
+    result = subprocess.run(["bash", str(INSTALL), "gpu"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and "nvidia-smi lists no GPU" in result.stderr
+
+
+def test_an_unchanged_environment_is_not_reinstalled():
+    if not (VENV / ".zerolab-install-stamp").is_file():
+        pytest.skip("the running interpreter was not built by requirements/install.sh")
+    started = time.monotonic()
+    env = {**os.environ, "VENV": str(VENV), "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(INSTALL), "cpu"], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and "up to date" in result.stdout
+    assert time.monotonic() - started < 10
+
+
+def test_a_venv_built_for_the_other_mode_is_not_overwritten(tmp_path):
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".zerolab-install-stamp").write_text("gpu-3.11-0123456789abcdef\n")
+    result = subprocess.run(
+        ["bash", str(INSTALL), "cpu"], capture_output=True, text=True, env={**os.environ, "VENV": str(venv)}
+    )
+    assert (
+        result.returncode == 1
+        and "holds the gpu environment" in result.stderr
+        and f"rm -rf {venv}" in result.stderr
+    )
+
+
+def test_the_cpu_environment_holds_no_cuda_wheels():
+    import torch
+
+    assert torch.__version__.startswith("2.13.0") and torch.version.cuda is None
+    listing = subprocess.run([sys.executable, "-m", "pip", "list"], capture_output=True, text=True).stdout
+    assert not [line for line in listing.splitlines() if line.lower().startswith("nvidia-")]
