@@ -141,14 +141,10 @@ def run_attempt(
     own_ray = base_env.get("RAY_ADDRESS", "local") in ("", "local")
     ray_dir = tempfile.mkdtemp(prefix="zl-", dir="/tmp") if own_ray else None
     wandb_env, wandb_record = wandb_settings(plan, run_dir, base_env)
-    overrides = plan.resolved_overrides(root)
-    if ray_dir:
-        overrides["+ray_kwargs.ray_init._temp_dir"] = ray_dir
-    from launch.verl_config import TRAINER_MODULE, to_hydra_overrides
-
-    command = [python, "-m", TRAINER_MODULE, *to_hydra_overrides(overrides)]
+    # Ray's own temp dir for this attempt: every process that still refers to it afterwards is ours to stop.
+    command = plan.command(root, python, {"+ray_kwargs.ray_init._temp_dir": ray_dir} if ray_dir else None)
     attempt = records.start_attempt(plan, root, command, device, wandb_record)
-    records.write_resolved_config(run_dir, overrides)
+    records.write_resolved_config(run_dir, plan.resolved_overrides(root))
     env = {
         **base_env,
         **wandb_env,

@@ -109,8 +109,11 @@ class RunPlan:
 
         return {k: absolute(v) if k in PATH_KEYS else v for k, v in self.overrides.items()}
 
-    def command(self, root: Path | None = None, python: str = "python3") -> list[str]:
-        overrides = self.resolved_overrides(root) if root else dict(self.overrides)
+    def command(
+        self, root: Path | None = None, python: str = "python3", extra: Mapping[str, Any] | None = None
+    ) -> list[str]:
+        """The verl invocation; `extra` adds per-attempt settings that are not part of the plan."""
+        overrides = {**(self.resolved_overrides(root) if root else self.overrides), **(extra or {})}
         return [python, "-m", verl_config.TRAINER_MODULE, *verl_config.to_hydra_overrides(overrides)]
 
     def render(self) -> str:

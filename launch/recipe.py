@@ -65,6 +65,8 @@ class Sweep(_Strict):
     @field_validator("variants")
     @classmethod
     def _variant_names(cls, variants):
+        if not variants:
+            raise ValueError("a sweep needs at least one variant (`default: {}` runs the recipe as written)")
         for name in variants:
             if not _NAME.fullmatch(name) or "__" in name:
                 raise ValueError(f"variant name {name!r}: use lower-case letters, digits, '_', '-', '.'")

@@ -172,6 +172,7 @@ def test_a_wrong_recipe_fails_naming_the_key(tmp_path, body, expected):
     [
         ({"modle": "x"}, r"probe.yaml: modle: Extra inputs are not permitted"),
         ({"sweep": {"seeds": "one"}}, r"probe.yaml: sweep.seeds"),
+        ({"sweep": {"variants": {}}}, r"probe.yaml: sweep.variants: .*at least one variant"),
         ({"sweep": {"variants": {"v": {"lr": 1}}}}, r"'lr' is neither a verl dotted key nor a recipe field"),
         ({"overrides": {"data.train_files": "mine.parquet"}}, r"'data.train_files' is set by the launcher"),
         (
