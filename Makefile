@@ -10,6 +10,9 @@ RECIPE ?= countdown-3b
 VARIANT ?=
 SEED ?=
 LAUNCHER ?= local
+# ray launcher: the cluster's dashboard, e.g. http://HEAD_IP:8265; RESULTS_DIR on storage the cluster shares
+ADDRESS ?=
+RESULTS_DIR ?= results
 DATA_DIR ?= data
 MODEL ?=
 TASK ?= countdown
@@ -64,7 +67,7 @@ train: ## GPU: train one run of RECIPE on this node (VARIANT=, SEED=)
 sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to only print/write)
 	$(if $(filter local,$(LAUNCHER)),$(if $(DRY_RUN),,@$(REQUIRE_GPU) sweep))
 	@$(INSTALL) $(INSTALL_MODE)
-	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(if $(DRY_RUN),--dry-run)
+	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) --results-dir $(RESULTS_DIR) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(DRY_RUN),--dry-run)
 
 report: install ## curves and summary.md for RECIPE from its run records in results/
 	$(PY) -m launch report $(RECIPE)
@@ -84,9 +87,10 @@ eval-checkpoints: ## GPU: evaluate every saved checkpoint of RUN_DIR (results/<r
 	@$(INSTALL) $(INSTALL_MODE)
 	$(PY) -m launch eval-checkpoints $(RUN_DIR)
 
-bench: install ## print speed/memory figures: data build, reward scoring
+bench: install ## print speed/memory figures: data build, reward scoring, the CPU smoke run
 	$(PY) benchmarks/bench_data_prep.py
 	$(PY) benchmarks/bench_rewards.py --check
+	$(PY) benchmarks/bench_smoke.py
 
 clean-env: ## remove $(VENV) (the next target rebuilds it)
 	rm -rf $(VENV)

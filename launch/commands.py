@@ -20,7 +20,7 @@ from launch.attempt import run_attempt
 from launch.plan import DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
 from launch.preflight import PreflightError, preflight
 from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
-from launch.validate import RunInvalid, validate_plans, validate_recipes
+from launch.validate import RunInvalid, check_data, validate_plans, validate_recipes
 
 
 def _parser(command: str, description: str) -> argparse.ArgumentParser:
@@ -69,14 +69,21 @@ def validate_main(argv: list[str]) -> int:
 
 def plan_main(argv: list[str]) -> int:
     parser = _parser("plan", "Print each run id and its full verl command (validated, nothing launched).")
-    parser.add_argument("--no-data-check", action="store_true", help="do not require the data files to exist")
+    parser.add_argument("--no-data-check", action="store_true", help="do not look for the data files")
     args = parser.parse_args(argv)
     try:
         plans = _plans(args)
-        validate_plans(plans, check_data_files=not args.no_data_check)
+        validate_plans(plans, check_data_files=False)
     except (RecipeError, RunInvalid) as error:
         return _fail("plan", error)
     sys.stdout.write(render_plans(plans))
+    if not args.no_data_check:
+        # Missing data is not an error here: `train` builds it; say so, with the command.
+        for plan in plans:
+            try:
+                check_data(plan, REPO_ROOT)
+            except RunInvalid as problem:
+                print(f"plan: warning: {problem}", file=sys.stderr)
     return 0
 
 

@@ -235,3 +235,15 @@ def test_validate_cli_exits_nonzero_naming_the_problem(tmp_path):
     )
     assert result.returncode == 1
     assert "trainer.total_epoch" in result.stderr and "did you mean trainer.total_epochs" in result.stderr
+
+
+def test_plan_prints_before_the_data_exists_and_warns_how_to_build_it(tmp_path):
+    command = [sys.executable, "-m", "launch", "plan", "debug", "--data-dir", str(tmp_path / "none")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0 and "# debug__default__s1" in result.stdout
+    assert "plan: warning: debug__default__s1: data.train_files" in result.stderr
+    assert "python -m data_prep countdown --out" in result.stderr
+    broken = _write_recipe(tmp_path, {"overrides": {"trainer.total_epoch": 3}})
+    assert (
+        subprocess.run([sys.executable, "-m", "launch", "plan", broken], capture_output=True).returncode == 1
+    )
