@@ -62,8 +62,20 @@ def _summary_text(
             "",
             "Not plotted (no finite value in any run): " + ", ".join(f"`{name}`" for name in skipped) + ".",
         ]
-    lines += ["", *aha_lines, "", *anchors_markdown(), ""]
+    lines += ["", *aha_lines, "", *_checkpoint_eval_lines(runs), "", *anchors_markdown(), ""]
     return "\n".join(lines)
+
+
+def _checkpoint_eval_lines(runs: list[RunRecord]) -> list[str]:
+    """Links to each run's accuracy-vs-step curve written by `python -m launch eval-checkpoints RUN_DIR`."""
+    lines = ["## Checkpoint evaluations", ""]
+    found = [run for run in runs if run.run_dir and (run.run_dir / "eval" / "accuracy_vs_step.png").is_file()]
+    if not found:
+        return [
+            *lines,
+            "None yet: `make eval-checkpoints RUN_DIR=results/<recipe>/runs/<run-id>` adds one per run.",
+        ]
+    return lines + [f"![{run.run_id}](runs/{run.run_id}/eval/accuracy_vs_step.png)" for run in found]
 
 
 def update_index(results_dir: Path) -> Path:

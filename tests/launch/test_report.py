@@ -6,6 +6,7 @@ live only in pytest's tmp dirs (never under results/ in git).
 
 import json
 import math
+import shutil
 import statistics
 from pathlib import Path
 
@@ -227,3 +228,15 @@ def test_index_keeps_hand_written_text(results):
     build_report(RECIPE, results)
     text = readme.read_text()
     assert text.startswith("# Results\n\nWritten by a person.\n") and "(toy/summary.md)" in text
+
+
+def test_a_runs_checkpoint_evaluation_curve_is_linked_from_the_summary(results):
+    assert "None yet: `make eval-checkpoints" in build_report(RECIPE, results).summary.read_text()
+    curve = results / RECIPE / "runs" / "toy__base__s2" / "eval" / "accuracy_vs_step.png"
+    curve.parent.mkdir(parents=True)
+    curve.write_bytes(b"\x89PNG\r\n\x1a\n")
+    try:
+        summary = build_report(RECIPE, results).summary.read_text()
+    finally:  # the records are shared by this module's tests
+        shutil.rmtree(curve.parent)
+    assert "![toy__base__s2](runs/toy__base__s2/eval/accuracy_vs_step.png)" in summary
