@@ -36,8 +36,8 @@ def test_counters():
 
 def test_hostile_input_is_bounded():
     text = "wait " * 400_000  # 2 MB of matches
-    started = time.perf_counter()
+    started = time.thread_time()  # this thread's CPU time: immune to a loaded machine's scheduling
     counters = behaviour_counters(text)
-    assert time.perf_counter() - started < 0.05
+    assert time.thread_time() - started < 0.05
     assert counters["response_chars"] == len(text)
     assert counters["verify_phrases"] == MAX_SCAN_CHARS // 5

@@ -84,8 +84,8 @@ def test_megabyte_responses_are_scanned_fast():
     ]
     for response in hostile:
         for spec in (PREFILLED, BOXED_SPEC, UNKNOWN):
-            started = time.perf_counter()
+            started = time.thread_time()  # this thread's CPU time: immune to a loaded machine's scheduling
             extract_answer(response, spec)
             format_ok(response, spec)
             format_strict_ok(response, spec)
-            assert time.perf_counter() - started < 0.05
+            assert time.thread_time() - started < 0.05

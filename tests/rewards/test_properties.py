@@ -27,9 +27,12 @@ RESPONSES = st.one_of(
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(response=RESPONSES, template=st.sampled_from([None, "base", "instruct", "boxed"]))
 def test_any_response_gets_a_countdown_result_fast(response, template):
-    started = time.perf_counter()
+    # CPU time of this thread: the scorer's own work, not time the scheduler gave other processes (a loaded
+    # 2-core CI machine once stalled this trivial call for 0.6 s wall). The wall-clock target is in
+    # benchmarks/bench_rewards.py --check.
+    started = time.thread_time()
     result = compute_score("game24", response, COUNTDOWN, {"template": template})
-    assert time.perf_counter() - started < 0.05
+    assert time.thread_time() - started < 0.05
     assert result["score"] in (0.0, 0.1, 1.0)
     assert result["acc"] == int(result["score"] == 1.0)
     spec = answer_spec({"template": template})
