@@ -4,8 +4,8 @@
 `generate(request_id, prompt_ids, sampling_params) -> TokenOutput` through its load balancer, and the
 replica lifecycle calls (sleep, wake_up, abort_all_requests ...) are accepted as no-ops because the model
 lives in host memory the whole time. New weights arrive from the trainer rank through `load_weights`
-(see adapter.py). Generation is one request at a time in fp32: the point is to exercise verl's real
-pipeline on a laptop, not to be fast. `HFCPUReplica` launches one server per replica next to its trainer
+(see adapter.py). Concurrent requests are decoded together in fp32 (launch.cpu_backend.sampling), as
+vLLM batches them on a GPU. `HFCPUReplica` launches one server per replica next to its trainer
 rank, as verl's vLLM replica does.
 
     python -m pytest tests/launch/test_cpu_backend.py -k server
@@ -21,6 +21,8 @@ import torch
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
+from launch.cpu_backend.sampling import Sampling, generate_batch
+
 SERVER_NAME_PREFIX = "hfcpu_server"
 
 
@@ -30,7 +32,14 @@ def server_actor_name(replica_rank: int) -> str:
 
 
 class HFCPUServer:
-    """One replica's generation server: a transformers causal LM in fp32 on CPU."""
+    """One replica's generation server: a transformers causal LM in fp32 on CPU, batching what arrives together.
+
+    verl's agent loop sends a step's requests concurrently; they queue here and are decoded together by
+    launch.cpu_backend.sampling (one KV cache, per-request knobs), up to MAX_BATCH at a time. A request that
+    arrives while a batch runs waits for the next one.
+    """
+
+    MAX_BATCH = 256
 
     def __init__(self, config: Any, model_config: Any, replica_rank: int = 0) -> None:
         from transformers import AutoModelForCausalLM
@@ -43,15 +52,18 @@ class HFCPUServer:
         # fp32 on purpose: bf16 matmuls crash some CPUs (oneDNN AMX) and the actor computes in fp32 too,
         # so rollout and actor log-probs agree to rounding.
         self.model = AutoModelForCausalLM.from_pretrained(local_path, dtype=torch.float32).eval()
+        defaults = self.model.generation_config
+        self.eos_token_id = defaults.eos_token_id
+        self.pad_token_id = self.eos_token_id if defaults.pad_token_id is None else defaults.pad_token_id
         self.max_model_len = config.max_model_len or (config.prompt_length + config.response_length)
-        torch.manual_seed(config.seed + replica_rank)
-        # HF generate is not re-entrant on one model; requests queue here, control calls stay responsive.
+        self.generator = torch.Generator().manual_seed(config.seed + replica_rank)
+        self._queue: list[tuple[list[int], Sampling, asyncio.Future]] = []
+        self._batcher: asyncio.Task | None = None
+        self.batch_sizes: list[int] = []  # per decoded batch, for the benchmark and tests
+        # Weight swaps wait for the batch in flight, and a batch never starts during a swap.
         self._lock = asyncio.Lock()
 
-    async def generate(
-        self, prompt_ids: list[int], sampling_params: dict[str, Any], request_id: str, **_unused: Any
-    ) -> TokenOutput:
-        """Sample one completion; log-probs are of the processed (temperature-scaled) distribution."""
+    def _sampling(self, prompt_ids: list[int], sampling_params: dict[str, Any]) -> Sampling:
         params = dict(sampling_params)
         room = self.max_model_len - len(prompt_ids)
         if room < 1:
@@ -61,59 +73,59 @@ class HFCPUServer:
             self.config.prompt_length + self.config.response_length - len(prompt_ids),
         )
         max_tokens = params.pop("max_tokens", params.pop("max_new_tokens", default_budget))
-        max_tokens = max(1, min(max_tokens, room))
-        async with self._lock:
-            token_ids, log_probs = await asyncio.to_thread(self._sample, prompt_ids, params, max_tokens)
+        if float(params.get("repetition_penalty", 1.0)) != 1.0:
+            raise ValueError("the hfcpu rollout does not implement repetition_penalty; leave it at 1.0")
+        return Sampling(
+            max_tokens=max(1, min(max_tokens, room)),
+            temperature=float(params.get("temperature", 1.0)),
+            top_k=int(params.get("top_k", -1)),
+            top_p=float(params.get("top_p", 1.0)),
+            ignore_eos=bool(params.get("ignore_eos", False)),
+        )
+
+    async def generate(
+        self, prompt_ids: list[int], sampling_params: dict[str, Any], request_id: str, **_unused: Any
+    ) -> TokenOutput:
+        """Sample one completion; log-probs are of the processed (temperature-scaled) distribution."""
+        sampling = self._sampling(list(prompt_ids), sampling_params)
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.append((list(prompt_ids), sampling, done))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._drain())
+        completion = await done
         return TokenOutput(
-            token_ids=token_ids,
-            log_probs=log_probs if params.get("logprobs") else None,
+            token_ids=completion.token_ids,
+            log_probs=completion.log_probs if sampling_params.get("logprobs") else None,
             stop_reason="completed",
             extra_fields={"global_steps": self.global_steps},
         )
 
-    @torch.no_grad()
-    def _sample(self, prompt_ids: list[int], params: dict[str, Any], max_tokens: int):
-        """Generate one completion; returns its token ids and their log-probs."""
-        from transformers import GenerationConfig
-
-        temperature = float(params.get("temperature", 1.0))
-        defaults = self.model.generation_config
-        if temperature > 0:
-            # Every sampling knob explicitly: left unset, transformers applies its own defaults (top_k=50)
-            # and the rollout would sample from another distribution than the one the actor scores.
-            top_k = int(params.get("top_k", -1))
-            sampling = {
-                "do_sample": True,
-                "temperature": temperature,
-                "top_p": float(params.get("top_p", 1.0)),
-            }
-            sampling["top_k"] = top_k if top_k > 0 else 0
-        else:
-            sampling = {"do_sample": False}
-        generation_config = GenerationConfig(
-            max_new_tokens=max_tokens,
-            repetition_penalty=float(params.get("repetition_penalty", 1.0)),
-            eos_token_id=None if params.get("ignore_eos") else defaults.eos_token_id,
-            pad_token_id=defaults.eos_token_id if defaults.pad_token_id is None else defaults.pad_token_id,
-            output_scores=True,
-            return_dict_in_generate=True,
-            **sampling,
-        )
-        input_ids = torch.tensor([prompt_ids], dtype=torch.long)
-        output = self.model.generate(
-            input_ids=input_ids,
-            attention_mask=torch.ones_like(input_ids),
-            generation_config=generation_config,
-        )
-        token_ids = output.sequences[0, input_ids.shape[1] :]
-        # scores are the logits after temperature/top-k/top-p: vLLM's "processed_logprobs".
-        log_probs = torch.stack(
-            [
-                torch.log_softmax(step_scores[0], dim=-1)[token]
-                for step_scores, token in zip(output.scores, token_ids, strict=True)
-            ]
-        )
-        return token_ids.tolist(), log_probs.tolist()
+    async def _drain(self) -> None:
+        """Decode queued requests batch after batch until the queue is empty."""
+        while self._queue:
+            # Let the requests sent together all arrive: the agent loop issues them within microseconds.
+            await asyncio.sleep(0.01)
+            batch, self._queue = self._queue[: self.MAX_BATCH], self._queue[self.MAX_BATCH :]
+            self.batch_sizes.append(len(batch))
+            async with self._lock:
+                try:
+                    completions = await asyncio.to_thread(
+                        generate_batch,
+                        self.model,
+                        [prompt for prompt, _, _ in batch],
+                        [sampling for _, sampling, _ in batch],
+                        eos_token_id=self.eos_token_id,
+                        pad_token_id=self.pad_token_id,
+                        generator=self.generator,
+                    )
+                except Exception as error:  # every waiting request learns why, instead of hanging
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+            for (_, _, done), completion in zip(batch, completions, strict=True):
+                if not done.done():  # a request cancelled while it waited has nobody to receive it
+                    done.set_result(completion)
 
     async def load_weights(self, weights: dict[str, torch.Tensor], global_steps: int | None = None) -> int:
         """Replace the model's weights with the trainer's; returns the number of tensors loaded."""

@@ -165,6 +165,46 @@ def test_server_greedy_is_argmax_and_honours_max_tokens(tiny_model_dir):
     assert output.token_ids[0] == first
 
 
+def test_server_batches_concurrent_requests_with_the_same_results(tiny_model_dir):
+    from launch.cpu_backend.server import HFCPUServer
+
+    prompts = [[5, 17, 42], [3, 1, 4, 1, 5, 9, 2, 6], [7], [8, 8, 8, 8]]
+    params = {"temperature": 0, "top_p": 1.0, "top_k": -1, "logprobs": True, "ignore_eos": True}
+    budgets = [3, 9, 5, 1]
+
+    async def together(server):
+        calls = [
+            server.generate(prompt_ids=p, sampling_params={**params, "max_tokens": n}, request_id=f"r{i}")
+            for i, (p, n) in enumerate(zip(prompts, budgets, strict=True))
+        ]
+        return await asyncio.gather(*calls)
+
+    server = HFCPUServer(_rollout_config(), {"path": str(tiny_model_dir)})
+    batched = asyncio.run(together(server))
+    assert server.batch_sizes == [len(prompts)]
+    for prompt, budget, output in zip(prompts, budgets, batched, strict=True):
+        alone = asyncio.run(
+            server.generate(
+                prompt_ids=prompt, sampling_params={**params, "max_tokens": budget}, request_id="a"
+            )
+        )
+        assert output.token_ids == alone.token_ids and len(output.token_ids) == budget
+        assert output.log_probs == pytest.approx(alone.log_probs, abs=1e-4)
+    assert server.batch_sizes == [len(prompts), 1, 1, 1, 1]
+
+
+def test_server_refuses_what_it_cannot_honour(tiny_model_dir):
+    from launch.cpu_backend.server import HFCPUServer
+
+    server = HFCPUServer(_rollout_config(), {"path": str(tiny_model_dir)})
+    with pytest.raises(ValueError, match="repetition_penalty"):
+        asyncio.run(
+            server.generate(prompt_ids=[1, 2], sampling_params={"repetition_penalty": 1.2}, request_id="x")
+        )
+    with pytest.raises(ValueError, match="no room"):
+        asyncio.run(server.generate(prompt_ids=[1] * 76, sampling_params={}, request_id="y"))
+
+
 def test_server_loads_trainer_weights_and_refuses_foreign_names(tiny_model_dir):
     import torch
 
