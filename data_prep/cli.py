@@ -22,7 +22,7 @@ from data_prep import countdown, countdown_hub, game24, math_sets
 from data_prep.rows import BuildError
 from data_prep.templates import TEMPLATES, get_template
 
-EXAMPLE_QUESTION = countdown.question([19, 36, 55, 7], 65)
+EXAMPLE_NUMBERS, EXAMPLE_TARGET = [19, 36, 55, 7], 65
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -76,15 +76,16 @@ def parser() -> argparse.ArgumentParser:
 
 def _show_templates(name: str | None) -> None:
     for template in [get_template(name)] if name else TEMPLATES.values():
+        example = countdown.question(EXAMPLE_NUMBERS, EXAMPLE_TARGET, template.question_style)
         print(
             f"== {template.name}: answer_format={template.answer_format}, prefills_think={template.prefills_think}"
         )
         if template.chat_template is not None:
             print(f"-- text the model sees (set custom_chat_template to {template.chat_template!r}):")
-            print(template.render_text(EXAMPLE_QUESTION))
+            print(template.render_text(example))
         else:
             print("-- messages (rendered by the model's own chat template):")
-            print(json.dumps(template.messages(EXAMPLE_QUESTION), indent=2))
+            print(json.dumps(template.messages(example), indent=2))
         print()
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from data_prep.rows import ARITHMETIC_TRUTH_TYPE, BuildError, make_table, row_schema, summarise
 from data_prep.solver import join, leaf
-from data_prep.templates import PromptTemplate, get_template
+from data_prep.templates import SENTENCE, TERSE, PromptTemplate, get_template
 from data_prep.writer import skip_if_complete, write_build
 
 GENERATOR_VERSION = "countdown-v1"
@@ -50,7 +50,9 @@ SCHEMA = row_schema(
 )
 
 
-def question(numbers: list[int], target: int) -> str:
+def question(numbers: list[int], target: int, style: str = SENTENCE) -> str:
+    if style == TERSE:
+        return f"numbers {' '.join(str(n) for n in numbers)} target {target}"
     listed = ", ".join(str(n) for n in numbers)
     return (
         f"Write an arithmetic expression equal to {target} that uses each of the numbers {listed} exactly "
@@ -139,7 +141,7 @@ def table(problems, split: str, template: PromptTemplate, source: str, source_of
         ability=ABILITY,
         template=template,
         split=split,
-        questions=[question(numbers, target) for numbers, target, _ in problems],
+        questions=[question(numbers, target, template.question_style) for numbers, target, _ in problems],
         ground_truths=[{"target": target, "numbers": numbers} for numbers, target, _ in problems],
         solution=[solution for _, _, solution in problems],
         source=[source] * len(problems),

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from data_prep.rows import ARITHMETIC_TRUTH_TYPE, BuildError, make_table, row_schema
 from data_prep.solver import solve
-from data_prep.templates import PromptTemplate, get_template
+from data_prep.templates import PromptTemplate, get_template, require_sentence_questions
 from data_prep.writer import skip_if_complete, write_build
 
 GENERATOR_VERSION = "game24-v1"
@@ -103,7 +103,7 @@ def build(
     if not 0 < test_fraction < 1:
         raise BuildError(f"--test-fraction must be strictly between 0 and 1 (got {test_fraction})")
     try:
-        prompt = get_template(template)
+        prompt = require_sentence_questions(get_template(template), "game24")
     except ValueError as error:
         raise BuildError(f"--template: {error}") from None
     every_hand = hands()

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from data_prep.rows import BuildError, make_table, row_schema
 from data_prep.sources import column, load_hub, read_source
-from data_prep.templates import get_template
+from data_prep.templates import get_template, require_sentence_questions
 from data_prep.writer import skip_if_complete, write_build
 
 CONVERTER_VERSION = "math-v1"
@@ -153,7 +153,7 @@ def build(
     if dataset not in SETS:
         raise BuildError(f"--dataset {dataset!r} is unknown; known: {', '.join(SETS)}")
     try:
-        prompt = get_template(template)
+        prompt = require_sentence_questions(get_template(template), "the math sets")
     except ValueError as error:
         raise BuildError(f"--template: {error}") from None
     spec = SETS[dataset]

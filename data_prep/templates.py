@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 ANSWER_TAG = "answer_tag"  # the final answer is the content of the last <answer>...</answer> block
 BOXED = "boxed"  # the final answer is the content of the last \boxed{...}
+SENTENCE = "sentence"  # the task states its question in an English sentence
+TERSE = "terse"  # the task states only its data, e.g. "numbers 3 7 9 target 25" (tasks that support it)
 
 # Renders the messages' contents back to back and ignores add_generation_prompt: the user message of a
 # plain-text template already ends where the model must continue.
@@ -31,6 +33,8 @@ class PromptTemplate:
     system: str | None = None
     # Set for plain-text templates: the chat template that passes the text through unchanged.
     chat_template: str | None = None
+    # How the task words its question (SENTENCE or TERSE); a task without a terse form refuses TERSE.
+    question_style: str = SENTENCE
 
     def messages(self, question: str) -> list[dict[str, str]]:
         chat = [{"role": "system", "content": self.system}] if self.system else []
@@ -75,6 +79,16 @@ TEMPLATES: dict[str, PromptTemplate] = {
         ),
         user="{question}",
     ),
+    # The CPU miniature's tiny base model (launch/cpu_backend/mini_base): the bare problem data, then an open
+    # <think>. Its word-level tokenizer knows only the words of its corpus, so the question is terse.
+    "mini": PromptTemplate(
+        name="mini",
+        answer_format=ANSWER_TAG,
+        prefills_think=True,
+        user="{question} <think>",
+        chat_template=PASS_THROUGH_CHAT_TEMPLATE,
+        question_style=TERSE,
+    ),
     # Math-tuned chat models (e.g. Qwen2.5-Math) are trained to box their answer; keep that habit.
     "boxed": PromptTemplate(
         name="boxed",
@@ -91,3 +105,13 @@ def get_template(name: str) -> PromptTemplate:
         return TEMPLATES[name]
     except KeyError:
         raise ValueError(f"unknown prompt template {name!r}; known: {', '.join(sorted(TEMPLATES))}") from None
+
+
+def require_sentence_questions(template: PromptTemplate, task: str) -> PromptTemplate:
+    """`template`, unless it wants a terse question that `task` cannot word (ValueError naming both)."""
+    if template.question_style != SENTENCE:
+        raise ValueError(
+            f"template {template.name!r} words questions {template.question_style}ly; {task} has only "
+            "sentence questions (countdown has both)"
+        )
+    return template
