@@ -1,8 +1,10 @@
-"""Behaviour counters: response length and self-verification / backtracking phrases.
+"""Behaviour counters: response length, self-verification / backtracking phrases and search attempts.
 
 Every scorer returns these, so verl's validation metrics (`val-aux/<data_source>/verify_phrases/mean@N`,
 `has_verify`, `response_chars`) trace R1-Zero's "aha moment": the share of responses that check their own
-work or back up, step by step. The phrase list lives here and nowhere else.
+work or back up, step by step. The phrase list lives here and nowhere else. `search_steps` counts the
+word "try" (as in "try 9 * 2 = 18" or "Let's try 25 + 4"): a crude but honest trace of explicit search,
+the behaviour Countdown models grow (has_search: the share of responses that search at all).
 
     python -m pytest tests/rewards/test_behaviour.py -q
 """
@@ -53,7 +55,22 @@ def count_verify_phrases(response: str) -> int:
     return sum(len(_AT_WORD_START[phrase].findall(text)) for phrase in VERIFY_PHRASES if phrase in text)
 
 
+_SEARCH_WORD = re.compile(r"(?<![^\W\d_])try(?![^\W\d_])")
+
+
+def count_search_steps(response: str) -> int:
+    """Occurrences of the whole word "try" in `response` (case-insensitive)."""
+    return len(_SEARCH_WORD.findall(response.lower()))
+
+
 def behaviour_counters(response: str) -> dict[str, int]:
-    """The counters every scorer returns: length in characters and self-verification phrases."""
-    phrases = count_verify_phrases(response[:MAX_SCAN_CHARS])
-    return {"response_chars": len(response), "verify_phrases": phrases, "has_verify": int(phrases > 0)}
+    """The counters every scorer returns: length in characters, self-verification phrases, search steps."""
+    scanned = response[:MAX_SCAN_CHARS]
+    phrases, searches = count_verify_phrases(scanned), count_search_steps(scanned)
+    return {
+        "response_chars": len(response),
+        "verify_phrases": phrases,
+        "has_verify": int(phrases > 0),
+        "search_steps": searches,
+        "has_search": int(searches > 0),
+    }

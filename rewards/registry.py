@@ -12,13 +12,15 @@ the first sample's keys, and turns each into a validation metric):
     has_answer     0/1    an answer block / \\boxed{} was found
     pred           str    the answer in canonical form, for verl's majority voting; "" if none
     timed_out      0/1    the math check hit its deadline
-    response_chars, verify_phrases, has_verify   behaviour counters (rewards.behaviour)
+    response_chars, verify_phrases, has_verify, search_steps, has_search   behaviour counters
+                   (rewards.behaviour)
 
     python -m pytest tests/rewards/test_registry.py -q
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -34,12 +36,22 @@ from rewards.verdict import Verdict
 MAX_RESPONSE_CHARS = 256_000
 
 
+# Control rewards, for telling a real gain from one any reward would give ("Spurious Rewards",
+# arXiv 2506.10947). Each replaces `score` only; `acc` and every other component stay the truth.
+#   random       correct_score or 0 by a fair coin keyed on (control_seed, response, ground truth): seeded,
+#                reproducible, and independent of correctness;
+#   format_only  correct_score when the lenient format holds, whatever the answer.
+CONTROLS = ("none", "random", "format_only")
+
+
 @dataclass(frozen=True)
 class RewardOptions:
     format_score: float = 0.1
     correct_score: float = 1.0
     strict_format: bool = False
     math_timeout_s: float = DEFAULT_TIMEOUT_S
+    control: str = "none"
+    control_seed: int = 0
 
 
 OPTION_NAMES = tuple(field.name for field in fields(RewardOptions))
@@ -94,7 +106,16 @@ def _options_from(items: tuple[tuple[str, object], ...]) -> RewardOptions:
             f"unknown reward option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTION_NAMES)} "
             "(set as reward.custom_reward_function.reward_kwargs.NAME)"
         )
+    if chosen.get("control", "none") not in CONTROLS:
+        raise ValueError(
+            f"reward option control must be one of {', '.join(CONTROLS)}, got {chosen['control']!r}"
+        )
+    seed = chosen.get("control_seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"reward option control_seed must be an integer, got {seed!r}")
     for name, value in chosen.items():
+        if name in ("control", "control_seed"):
+            continue
         is_flag = name == "strict_format"
         if isinstance(value, bool) != is_flag or not isinstance(value, int | float):
             kind = "true or false" if is_flag else "a number"
@@ -114,6 +135,12 @@ def answer_spec(extra_info: object) -> AnswerSpec:
     return _SPECS[name]
 
 
+def _coin(seed: int, response: str, ground_truth: object) -> int:
+    """A fair, reproducible coin for the random control: sha256 of the seed, response and ground truth."""
+    key = f"{seed}\x00{ground_truth!r}\x00".encode() + response.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(key).digest()[0] & 1
+
+
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
     """verl 0.9.1's custom reward signature; the returned keys are listed in the module docstring."""
     options = parse_options(kwargs)
@@ -130,7 +157,11 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     lenient = strict or (fits and format_ok(solution_str, spec))  # strict implies lenient
     gate = strict or not options.strict_format
     correct = verdict.correct
-    if correct and gate:
+    if options.control == "random":
+        score = options.correct_score * _coin(options.control_seed, solution_str, ground_truth)
+    elif options.control == "format_only":
+        score = options.correct_score * lenient
+    elif correct and gate:
         score = options.correct_score
     elif answer is not None and gate:
         score = options.format_score

@@ -2,7 +2,13 @@
 
 import time
 
-from rewards.behaviour import MAX_SCAN_CHARS, VERIFY_PHRASES, behaviour_counters, count_verify_phrases
+from rewards.behaviour import (
+    MAX_SCAN_CHARS,
+    VERIFY_PHRASES,
+    behaviour_counters,
+    count_search_steps,
+    count_verify_phrases,
+)
 
 
 def test_counts_phrases_at_word_starts_case_insensitively():
@@ -30,8 +36,14 @@ def test_no_phrase_overlaps_another_at_a_word_start():
 
 
 def test_counters():
-    assert behaviour_counters("") == {"response_chars": 0, "verify_phrases": 0, "has_verify": 0}
-    assert behaviour_counters("wait wait") == {"response_chars": 9, "verify_phrases": 2, "has_verify": 1}
+    quiet = {"search_steps": 0, "has_search": 0}
+    assert behaviour_counters("") == {"response_chars": 0, "verify_phrases": 0, "has_verify": 0, **quiet}
+    assert behaviour_counters("wait wait") == {
+        "response_chars": 9,
+        "verify_phrases": 2,
+        "has_verify": 1,
+        **quiet,
+    }
 
 
 def test_hostile_input_is_bounded():
@@ -41,3 +53,10 @@ def test_hostile_input_is_bounded():
     assert time.thread_time() - started < 0.05
     assert counters["response_chars"] == len(text)
     assert counters["verify_phrases"] == MAX_SCAN_CHARS // 5
+
+
+def test_search_steps_count_the_whole_word_try():
+    assert count_search_steps("try 9 * 2 = 18 , 18 - 8 = 10 no try 9 + 8 = 17") == 2
+    assert count_search_steps("Let's TRY again; I tried, it's a retry, trying entry") == 1
+    assert behaviour_counters("try 1 + 2 = 3 yes")["has_search"] == 1
+    assert behaviour_counters("guess </think>")["has_search"] == 0

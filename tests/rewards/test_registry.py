@@ -17,6 +17,8 @@ KEYS = [
     "response_chars",
     "verify_phrases",
     "has_verify",
+    "search_steps",
+    "has_search",
 ]
 GROUND_TRUTHS = {
     "countdown": {"target": 100, "numbers": [3, 7, 25]},

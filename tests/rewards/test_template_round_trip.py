@@ -4,8 +4,12 @@ gold completion, decode the response as verl does, and score it; a corrupted com
 import pytest
 
 from data_prep import countdown, game24
-from data_prep.templates import ANSWER_TAG, BOXED, TEMPLATES
+from data_prep.templates import ANSWER_TAG, BOXED, SENTENCE, TEMPLATES, TERSE
 from rewards import compute_score
+
+# Templates that word the question in a sentence tell the model the answer format; a terse template's model
+# learned the format in pre-training (test_mini_round_trip below).
+SENTENCE_TEMPLATES = sorted(name for name, t in TEMPLATES.items() if t.question_style == SENTENCE)
 
 PROBLEMS = {  # data source: (question as data_prep writes it, ground truth, gold answer, wrong answer)
     "countdown": (
@@ -56,7 +60,7 @@ def respond(tokenizer, prompt, text):
     return tokenizer.decode(full_ids[len(prompt_ids) :], skip_special_tokens=True)
 
 
-@pytest.mark.parametrize("template_name", sorted(TEMPLATES))
+@pytest.mark.parametrize("template_name", SENTENCE_TEMPLATES)
 def test_prompt_asks_for_what_the_parser_reads(template_name, tiny_tokenizer):
     template = TEMPLATES[template_name]
     prompt = render_prompt(template, "QUESTION", tiny_tokenizer)
@@ -67,7 +71,7 @@ def test_prompt_asks_for_what_the_parser_reads(template_name, tiny_tokenizer):
     assert prompt.endswith("<think>") is template.prefills_think
 
 
-@pytest.mark.parametrize("template_name", sorted(TEMPLATES))
+@pytest.mark.parametrize("template_name", SENTENCE_TEMPLATES)
 @pytest.mark.parametrize("source", sorted(PROBLEMS))
 def test_round_trip(template_name, source, tiny_tokenizer):
     template = TEMPLATES[template_name]
@@ -89,3 +93,32 @@ def test_round_trip(template_name, source, tiny_tokenizer):
     assert (wrong_answer["score"], wrong_answer["acc"], wrong_answer["format"]) == (0.1, 0, 1)
     unanswered = score(completion(template, gold).replace("answer>", "reply>").replace("\\boxed", "\\fbox"))
     assert (unanswered["score"], unanswered["format"]) == (0.0, 0)
+
+
+def test_mini_round_trip():
+    """The mini template's real prompt, continued as its base model's corpus answers, through its tokenizer."""
+    import random
+
+    from launch.cpu_backend.mini_base import corpus
+    from launch.cpu_backend.mini_base.vocab import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    template = TEMPLATES["mini"]
+    numbers, target = [9, 2, 8], 10
+    prompt = template.render_text(countdown.question(numbers, target, template.question_style))
+    assert template.question_style == TERSE and prompt == corpus.prompt(tuple(numbers), target)
+    truth = {"target": target, "numbers": numbers}
+    extra_info = {"split": "test", "index": 0, "template": "mini"}
+    rng = random.Random(0)
+    solved = [corpus.search_response(tuple(numbers), target, rng) for _ in range(20)]
+    solved = [text for text in solved if "yes" in text]
+    assert solved
+    for text in solved:
+        text = " " + text  # word-level tokens: the continuation's first word stands apart from <think>
+        result = compute_score("countdown", respond(tokenizer, prompt, text), truth, extra_info)
+        assert (
+            result["score"] == 1
+            and result["format_strict"] == result["has_verify"] == result["has_search"] == 1
+        )
+        wrong = text.rsplit("<answer>", 1)[0] + "<answer> ( 9 + 2 ) - 8 </answer>"
+        assert compute_score("countdown", respond(tokenizer, prompt, wrong), truth, extra_info)["score"] < 1
