@@ -1,33 +1,55 @@
-"""Reward scoring speed: Countdown throughput on one core, the worst hostile input, and math throughput.
+"""Reward scoring cost as ratios measured in one run, and what a step of 2,048 responses spends on it.
 
-Countdown responses are synthetic but shaped like real rollouts (about 1 KB: step-by-step reasoning with
-some "wait"/"let me check", then `</think> <answer>...</answer>`), a mix of correct, wrong, invalid and
-unanswered. Targets from the reward issue: at least 30,000 Countdown responses per second on one core,
-and every hostile case under 50 ms. Math goes through the math-verify helper processes, so its figure
-includes the pipe round trip.
+An absolute rate on a shared machine says more about the machine than the code, so every figure here is
+paired with a reference timed in the same run over the same inputs:
+- Countdown: compute_score against a plain scorer (regex for the last answer block, the numbers used, an
+  exact `ast` walk; none of compute_score's format gates, behaviour counters or bounds), on synthetic but
+  rollout-shaped responses (about 1 KB of reasoning with some "wait"/"let me check", then `</think>
+  <answer>...</answer>`; correct, wrong, invalid and unanswered);
+- math: compute_score (screen, helper process, pipe, deadline) against math_check.check called in this
+  process (math-verify alone), on a realistic mix: each response answers with a real gold answer of
+  GSM8K, MATH, MATH-500 or AIME (tests/rewards/fixtures/gold_answers.json), half the time its own
+  reference, half the time another one; checks/s per helper is the one-thread figure;
+- hostile inputs (Countdown's and math's worst) must score in under 50 ms, and a check that hangs must
+  return within math_timeout_s + 0.2 s.
+A step's reward cost is reported in core-seconds for 2,048 responses and, with `--step-s` (a run's
+`timing_s/step` from metrics.jsonl), as a share of the step.
 
-    python benchmarks/bench_rewards.py                 # full run (about a minute)
-    python benchmarks/bench_rewards.py --countdown 30000 --math 200 --check   # exit 1 if a target is missed
+    PYTHONPATH=. python benchmarks/bench_rewards.py    # full run (a few minutes on a loaded 2-core machine)
+    PYTHONPATH=. python benchmarks/bench_rewards.py --countdown 5000 --math 100 --check  # exit 1 on a miss
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
+import logging
+import operator
 import os
 import random
+import re
 import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from pathlib import Path
 
 from rewards import compute_score
+from rewards.math_check import check
+from rewards.math_pool import MAX_HELPERS
 
-COUNTDOWN_TARGET_PER_S = 30_000
 HOSTILE_LIMIT_MS = 50.0
+DEADLINE_SLACK_S = 0.2
+STEP_RESPONSES = 2048  # 256 prompts x 8 samples, as the Countdown recipes run
 NUMBERS = [3, 7, 25, 50]
 GROUND_TRUTH = {"target": 100, "numbers": NUMBERS}
 EXTRA_INFO = {"split": "test", "index": 0, "template": "base"}
 REWARD_KWARGS = {"format_score": 0.1, "strict_format": False}  # as a recipe passes them
+GOLD_ANSWERS = Path(__file__).resolve().parents[1] / "tests" / "rewards" / "fixtures" / "gold_answers.json"
+MATH_SOURCES = {"gsm8k": "gsm8k", "math": "math", "math500": "math500", "aime24": "aime24"}
+MATH_MODES = {"gsm8k": "number", "math": "latex", "math500": "latex", "aime24": "latex"}
 
 
 def countdown_response(rng: random.Random) -> str:
@@ -44,6 +66,37 @@ def countdown_response(rng: random.Random) -> str:
     answer = rng.choice(["(50 - 25) * (7 - 3)", "50 + 25 + 7 * 3", "(50 - 25) * 3 + 7", "50 ** 2", None])
     tail = f" </think>\n<answer> {answer} </answer>" if answer else " </think> I could not find it."
     return "".join(steps) + tail
+
+
+_LAST_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_PLAIN_OPERATORS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+
+
+def _plain_value(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return Fraction(node.value)
+    if isinstance(node, ast.BinOp) and type(node.op) in _PLAIN_OPERATORS:
+        return _PLAIN_OPERATORS[type(node.op)](_plain_value(node.left), _plain_value(node.right))
+    raise ValueError("not + - * / over integers")
+
+
+def plain_countdown_score(response: str) -> float:
+    """The reference: the least a Countdown scorer does (1 correct, 0.1 answered, 0 no answer block)."""
+    answers = _LAST_ANSWER.findall(response)
+    if not answers:
+        return 0.0
+    equation = answers[-1].strip()
+    if sorted(int(number) for number in re.findall(r"\d+", equation)) != sorted(NUMBERS):
+        return 0.1
+    try:
+        return 1.0 if _plain_value(ast.parse(equation, mode="eval").body) == GROUND_TRUTH["target"] else 0.1
+    except (SyntaxError, ValueError, ZeroDivisionError):
+        return 0.1
 
 
 def hostile_corpus() -> dict[str, str]:
@@ -68,26 +121,47 @@ def hostile_corpus() -> dict[str, str]:
     }
 
 
+def paired_seconds(ours, reference, items: list, runs: int, block: int) -> tuple[float, float]:
+    """Seconds of `ours` and of `reference` over items, timed in alternating blocks so that a change in
+    the machine's load falls on both; the faster of `runs` passes each (load only ever adds time)."""
+    ours_runs, reference_runs = [], []
+    for _ in range(runs):
+        totals = [0.0, 0.0]
+        for start in range(0, len(items), block):
+            for slot, function in enumerate((ours, reference)):
+                started = time.perf_counter()
+                for item in items[start : start + block]:
+                    function(item)
+                totals[slot] += time.perf_counter() - started
+        ours_runs.append(totals[0])
+        reference_runs.append(totals[1])
+    return min(ours_runs), min(reference_runs)
+
+
 def bench_countdown(count: int) -> float:
+    """Seconds per response of compute_score; prints its ratio to the plain reference."""
     rng = random.Random(0)
     responses = [countdown_response(rng) for _ in range(count)]
+    ours = [
+        compute_score("countdown", r, GROUND_TRUTH, EXTRA_INFO, **REWARD_KWARGS)["score"] for r in responses
+    ]
+    agree = statistics.mean(a == b for a, b in zip(ours, map(plain_countdown_score, responses), strict=True))
     mean_chars = statistics.mean(len(r) for r in responses)
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for response in responses:
-            compute_score("countdown", response, GROUND_TRUTH, EXTRA_INFO, **REWARD_KWARGS)
-        runs.append(count / (time.perf_counter() - started))
-    accuracy = statistics.mean(
-        compute_score("countdown", r, GROUND_TRUTH, EXTRA_INFO)["acc"] for r in responses
+    ours_s, plain_s = paired_seconds(
+        lambda r: compute_score("countdown", r, GROUND_TRUTH, EXTRA_INFO, **REWARD_KWARGS),
+        plain_countdown_score,
+        responses,
+        runs=3,
+        block=500,
     )
-    best = max(runs)
+    per_response = ours_s / count
     print(
-        f"countdown: {count} responses, mean {mean_chars:.0f} chars, {accuracy:.0%} correct; "
-        f"{best:,.0f} responses/s on one core (best of 3; runs {', '.join(f'{r:,.0f}' for r in runs)}), "
-        f"{1e6 / best:.1f} us each"
+        f"countdown: {count} responses of {mean_chars:.0f} chars; compute_score costs {ours_s / plain_s:.2f}x "
+        f"the plain scorer over the same responses (scores agree on {agree:.0%}); a step of "
+        f"{STEP_RESPONSES} responses: {STEP_RESPONSES * per_response * 1e3:.0f} ms of one core here "
+        f"(plain scorer {STEP_RESPONSES * plain_s / count * 1e3:.0f} ms)"
     )
-    return best
+    return per_response
 
 
 def bench_hostile() -> float:
@@ -104,71 +178,124 @@ def bench_hostile() -> float:
     return worst_ms
 
 
-def bench_math(count: int, threads: int) -> None:
-    """Distinct answers (math-verify caches parses): MATH-style boxed fractions and GSM8K-style amounts."""
+MATH_HOSTILE = {
+    "power tower": "10^{10^{10^{10}}}",
+    "factorial": "(10^{10})!",
+    "frac 40 deep": "\\frac{1}{" * 40 + "2" + "}" * 40,
+    "200 KB answer": "x" * 200_000,  # a 1 MB response is over the registry's cap: rejected unread
+    "macro": "\\def\\a{\\a\\a}\\a",
+}
 
-    def make_row(i: int) -> tuple[str, str, str, str]:
-        if i % 2:
-            return (
-                "math",
-                f"So $\\boxed{{\\frac{{{i}}}{{{i + 1}}}}}$.",
-                f"\\frac{{{2 * i}}}{{{2 * i + 2}}}",
-                "boxed",
-            )
-        return (
-            "gsm8k",
-            f"<think> add </think> <answer>${i * 1000:,} in all</answer>",
-            str(i * 1000),
-            "instruct",
+
+def bench_math_hostile() -> float:
+    worst_ms = 0.0
+    for label, answer in MATH_HOSTILE.items():
+        started = time.perf_counter()
+        result = compute_score(
+            "math", f"<think>r</think><answer>{answer}</answer>", "1", {"template": "instruct"}
         )
+        elapsed_ms = (time.perf_counter() - started) * 1e3
+        print(f"  hostile math {label:<23} {elapsed_ms:7.2f} ms  refused={result['refused'] or '-'}")
+        worst_ms = max(worst_ms, elapsed_ms)
+    return worst_ms
 
-    work = [make_row(i) for i in range(1, count + 1)]
-    more = [make_row(i) for i in range(count + 1, 2 * count + 1)]
+
+def math_rows(count: int, rng: random.Random) -> list[tuple[str, str, str]]:
+    """(data source, response, reference): a real gold answer, its own reference half the time."""
+    gold = json.loads(GOLD_ANSWERS.read_text())
+    rows = []
+    for _ in range(count):
+        name = rng.choice(list(MATH_SOURCES))
+        reference = rng.choice(gold[name])
+        answer = reference if rng.random() < 0.5 else rng.choice(gold[name])
+        response = f"<think>work</think> <answer>{answer}</answer>"
+        rows.append((name, response, reference))
+    return rows
+
+
+def bench_math(count: int, threads: int, timeout_s: float) -> tuple[float, float]:
+    """(seconds per check from one thread, seconds the hanging check overran its deadline)."""
+    rng = random.Random(0)
+    rows, more = math_rows(count, rng), math_rows(count, rng)
 
     def score(row):
-        source, response, gold, template = row
-        return compute_score(source, response, gold, {"template": template})
+        name, response, reference = row
+        return compute_score(MATH_SOURCES[name], response, reference, {"template": "instruct"})
+
+    def in_process(row):
+        name, response, reference = row
+        return check(reference, response.split("<answer>")[1].split("</answer>")[0], MATH_MODES[name])
 
     started = time.perf_counter()
-    score(work[0])  # starts the first helper process
+    score(rows[0])  # starts the first helper process
     print(f"math: first call (starts a helper) {time.perf_counter() - started:.2f} s")
-    started = time.perf_counter()
-    correct = sum(score(row)["acc"] for row in work)
-    sequential = count / (time.perf_counter() - started)
+    for row in rows:
+        in_process(row)  # warm this process's caches like the helper's
+    ours_s, plain_s = paired_seconds(score, in_process, rows, runs=2, block=10)
+    correct = sum(score(row)["acc"] for row in rows)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(score, work[: threads * 2]))  # start the other helpers outside the timing
+        list(pool.map(score, rows[: threads * 2]))  # start the other helpers outside the timing
         started = time.perf_counter()
-        threaded = sum(result["acc"] for result in pool.map(score, more))
-        parallel = count / (time.perf_counter() - started)
-    started = time.perf_counter()
-    hung = compute_score("math", "\\boxed{10^{10^{10}}}", "1", {"template": "boxed"}, math_timeout_s=1.0)
+        list(pool.map(score, more))
+        parallel_s = time.perf_counter() - started
+    per_check = ours_s / count
     print(
-        f"math: {count} checks, {correct}/{count} correct; {sequential:,.0f} checks/s from one thread, "
-        f"{parallel:,.0f} checks/s from {threads} threads ({threaded}/{count} correct); "
-        f"a hanging answer returned after {time.perf_counter() - started:.2f} s (timed_out={hung['timed_out']}, "
-        "math_timeout_s=1)"
+        f"math: {count} checks of real gold answers ({correct} correct); {count / ours_s:,.0f} checks/s per "
+        f"helper, {ours_s / plain_s:.2f}x math-verify called in-process; {count / parallel_s:,.0f} checks/s "
+        f"from {threads} threads ({os.cpu_count()} cpus); a step of {STEP_RESPONSES} responses: "
+        f"{STEP_RESPONSES * per_check:.1f} s from one thread, {STEP_RESPONSES * parallel_s / count:.1f} s from "
+        f"{threads}"
     )
+    hangs = "\\boxed{(9999!)^{9999}}"  # within every bound of the screen; sympy builds 356M digits
+    started = time.perf_counter()
+    hung = compute_score("math", hangs, "1", {"template": "boxed"}, math_timeout_s=timeout_s)
+    overrun = time.perf_counter() - started - timeout_s
+    print(
+        f"math: an answer that hangs returned {overrun:+.3f} s after its {timeout_s:g} s deadline "
+        f"(timed_out={hung['timed_out']}; bound +{DEADLINE_SLACK_S} s)"
+    )
+    return per_check, overrun
+
+
+def print_step_share(countdown_s: float, math_s: float | None, step_s: float) -> None:
+    for label, per_response in (("countdown", countdown_s), ("math, one thread", math_s)):
+        if per_response is not None:
+            reward_s = STEP_RESPONSES * per_response
+            print(f"step share ({label}): {reward_s:.2f} s of a {step_s:g} s step = {reward_s / step_s:.1%}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/bench_rewards.py", description=__doc__.splitlines()[0]
     )
+    parser.add_argument("--countdown", type=int, default=20_000, help="Countdown responses to score")
+    parser.add_argument("--math", type=int, default=300, help="math answers to check (0 skips math)")
     parser.add_argument(
-        "--countdown", type=int, default=50_000, help="Countdown responses to score (>= 30000)"
+        "--threads", type=int, default=MAX_HELPERS, help="threads for the threaded math figure"
     )
-    parser.add_argument("--math", type=int, default=400, help="math answers to check (0 skips math)")
-    parser.add_argument("--threads", type=int, default=4, help="threads for the threaded math figure")
-    parser.add_argument("--check", action="store_true", help="exit 1 if a target above is missed")
+    parser.add_argument("--timeout-s", type=float, default=0.5, help="math_timeout_s of the hanging check")
+    parser.add_argument(
+        "--step-s", type=float, help="seconds of a training step (a run's timing_s/step) to report shares of"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a hostile or deadline bound is missed"
+    )
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus visible; timings are single-threaded")
-    per_second = bench_countdown(args.countdown)
+    logging.disable(logging.WARNING)  # math-verify warns on every in-process call that its timeout is off
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus visible, {MAX_HELPERS} math helpers at most"
+    )
+    countdown_s = bench_countdown(args.countdown)
     worst_ms = bench_hostile()
+    math_s, overrun = None, 0.0
     if args.math:
-        bench_math(args.math, args.threads)
-    missed = per_second < COUNTDOWN_TARGET_PER_S or worst_ms > HOSTILE_LIMIT_MS
+        worst_ms = max(worst_ms, bench_math_hostile())
+        math_s, overrun = bench_math(args.math, args.threads, args.timeout_s)
+    if args.step_s:
+        print_step_share(countdown_s, math_s, args.step_s)
+    missed = worst_ms > HOSTILE_LIMIT_MS or overrun > DEADLINE_SLACK_S
     if missed:
-        print(f"MISSED: target {COUNTDOWN_TARGET_PER_S:,}/s and {HOSTILE_LIMIT_MS:.0f} ms")
+        print(f"MISSED: hostile inputs under {HOSTILE_LIMIT_MS:.0f} ms, deadline + {DEADLINE_SLACK_S} s")
     return int(missed and args.check)
 
 

@@ -1,9 +1,11 @@
 """Math scorers (GSM8K, MATH, MATH-500, AIME): math-verify equivalence under a hard deadline.
 
-The answer text comes from rewards.format (the template's `<answer>` block or last `\\boxed{}`); the
-comparison is rewards.math_check (math-verify, no hand-written LaTeX normaliser) run in a helper process
-by rewards.math_pool, so a pathological answer (`\\boxed{10^{10^{10}}}` hangs sympy) costs at most
-`timeout_s` and never stalls a verl reward thread. Answers longer than MAX_ANSWER_CHARS are not sent.
+The answer text comes from rewards.format (the template's `<answer>` block or last `\\boxed{}`). First
+rewards.math_screen refuses, in linear time, what no reference needs and what makes sympy explode (power
+towers, huge factorials, deep nesting, macros, over-long answers): not verified, `refused` says why. The
+rest goes to rewards.math_check (math-verify, no hand-written LaTeX normaliser) in a helper process of
+rewards.math_pool, so an answer that still hangs sympy costs at most `timeout_s` and never stalls a verl
+reward thread.
 
     python -m pytest tests/rewards/test_math.py -q
 """
@@ -13,9 +15,9 @@ from __future__ import annotations
 import numbers
 
 from rewards.math_pool import check_in_helper
+from rewards.math_screen import refusal
 from rewards.verdict import Verdict, raw_pred
 
-MAX_ANSWER_CHARS = 1000  # MATH's longest reference answers are matrices of ~200 characters
 DEFAULT_TIMEOUT_S = 5.0  # math-verify's own default per check
 
 
@@ -29,8 +31,11 @@ def reference_answer(ground_truth: object) -> str:
 def score_math(answer: str, ground_truth: object, mode: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:
     """Compare an extracted answer with the reference; mode is "latex" or "number" (see math_check)."""
     gold = reference_answer(ground_truth)
-    if not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
-        return Verdict(correct=False, pred=raw_pred(answer))
+    if not answer.strip():
+        return Verdict(correct=False, pred="")
+    refused = refusal(answer)
+    if refused:
+        return Verdict(correct=False, pred=raw_pred(answer), refused=refused)
     result = check_in_helper(gold, answer, mode, timeout_s)
     if result.timed_out:
         return Verdict(correct=False, pred=raw_pred(answer), timed_out=True)

@@ -23,6 +23,7 @@ deadline passes (`10^{10^{10}}` hangs sympy). Its protocol: one JSON request per
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,6 +34,9 @@ from rewards.verdict import MAX_PRED_CHARS
 
 MODES = ("latex", "number")
 WORKER_MEMORY_BYTES = 4 << 30  # address-space cap: a runaway sympy value fails with MemoryError instead
+# A runaway check spins a core until it is killed; below the caller's priority it cannot starve the thread
+# that has to wake at the deadline and kill it (on a busy node that wake-up is what the deadline waits on).
+WORKER_NICENESS = 5
 
 
 def _parse(text: str, latex_only: bool) -> list:
@@ -76,13 +80,15 @@ def check(gold: str, answer: str, mode: str) -> tuple[bool, str]:
     return bool(verify(_read_gold(gold), parsed, timeout_seconds=None)), pred
 
 
-def _limit_memory() -> None:
+def _limit_resources() -> None:
     try:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
     except (ImportError, ValueError, OSError):  # not on this platform, or a lower hard limit is set
         pass
+    with contextlib.suppress(AttributeError, OSError):  # no os.nice on this platform
+        os.nice(WORKER_NICENESS)
 
 
 def serve() -> None:
@@ -90,16 +96,19 @@ def serve() -> None:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # a stray print from a library must not corrupt the protocol
     logging.disable(logging.WARNING)  # math-verify warns that its own timeout is off: we know
-    _limit_memory()
+    _limit_resources()
     check("1", "\\frac{2}{2}", "latex")  # warm sympy's caches before the first deadline starts
-    replies.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
-        try:
-            request = json.loads(line)
-            correct, pred = check(request["gold"], request["answer"], request["mode"])
-        except Exception:  # noqa: BLE001 - any failure to check means "not verified", never a crash
-            correct, pred = False, ""
-        replies.write(json.dumps({"correct": correct, "pred": pred}) + "\n")
+    try:
+        replies.write(json.dumps({"ready": True}) + "\n")
+        for line in sys.stdin:
+            try:
+                request = json.loads(line)
+                correct, pred = check(request["gold"], request["answer"], request["mode"])
+            except Exception:  # noqa: BLE001 - any failure to check means "not verified", never a crash
+                correct, pred = False, ""
+            replies.write(json.dumps({"correct": correct, "pred": pred}) + "\n")
+    except BrokenPipeError:  # the pool's process exited (say while this helper started): nothing to serve
+        pass
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ the first sample's keys, and turns each into a validation metric):
     has_answer     0/1    an answer block / \\boxed{} was found
     pred           str    the answer in canonical form, for verl's majority voting; "" if none
     timed_out      0/1    the math check hit its deadline
+    refused        str    the bound a math answer broke (rewards.math_screen), so it was not checked; ""
     response_chars, verify_phrases, has_verify, search_steps, has_search   behaviour counters
                    (rewards.behaviour)
 
@@ -175,5 +176,6 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
         "has_answer": int(answer is not None),
         "pred": verdict.pred,
         "timed_out": int(verdict.timed_out),
+        "refused": verdict.refused,
         **behaviour_counters(solution_str),
     }

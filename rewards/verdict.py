@@ -14,6 +14,7 @@ class Verdict(NamedTuple):  # built per response: a NamedTuple is cheaper than a
     correct: bool
     pred: str  # the answer in the scorer's canonical form (for majority voting), or "" if unreadable
     timed_out: bool = False  # the check hit its deadline (math only)
+    refused: str = ""  # the bound a math answer broke, so it was never checked (rewards.math_screen)
 
 
 def raw_pred(answer: str) -> str:

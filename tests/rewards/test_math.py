@@ -69,14 +69,15 @@ def test_math_sources(source, response, ground_truth, template, acc):
     has_answer = result["has_answer"]
     assert result["score"] == (1.0 if acc else 0.1 if has_answer else 0.0)
     assert result["timed_out"] == 0
+    assert result["refused"] == ""
 
 
-def test_pathological_answer_times_out_without_stalling():
-    response = r"so \boxed{10^{10^{10}}}"  # sympy evaluates this power for minutes
-    result = compute_score("math", response, "1", {"template": "boxed"}, math_timeout_s=1.0)
-    assert (result["acc"], result["timed_out"], result["score"]) == (0, 1, 0.1)
-    # the next check gets a fresh helper and works
-    assert compute_score("math", r"\boxed{1}", "1", {"template": "boxed"})["acc"] == 1
+def test_a_power_tower_is_refused_before_it_reaches_sympy():
+    response = r"so \boxed{10^{10^{10}}}"  # sympy would evaluate this power for minutes
+    result = compute_score("math", response, "1", {"template": "boxed"})
+    assert (result["acc"], result["timed_out"], result["score"]) == (0, 0, 0.1)
+    assert result["refused"] == "power_depth"
+    assert result["pred"] == "10^{10^{10}}"
 
 
 def test_malformed_reference_is_an_error():

@@ -14,6 +14,7 @@ KEYS = [
     "has_answer",
     "pred",
     "timed_out",
+    "refused",
     "response_chars",
     "verify_phrases",
     "has_verify",
@@ -58,7 +59,8 @@ def test_every_scorer_returns_the_same_numeric_keys(source, template):
         result = compute_score(source, response, GROUND_TRUTHS[source], extra_info)
         assert list(result) == KEYS
         assert isinstance(result["score"], float) and isinstance(result["pred"], str)
-        assert all(type(result[key]) is int for key in KEYS if key not in ("score", "pred"))
+        assert isinstance(result["refused"], str)
+        assert all(type(result[key]) is int for key in KEYS if key not in ("score", "pred", "refused"))
         assert all(
             result[key] in (0, 1) for key in ("acc", "format", "format_strict", "has_answer", "timed_out")
         )
@@ -131,4 +133,4 @@ def test_results_aggregate_in_verls_validation_metrics():
     assert metrics["gsm8k"]["acc"]["mean@2"] == pytest.approx(0.25)
     assert "maj@2/mean" in metrics["countdown"]["acc"]
     assert "pred" not in metrics["countdown"]  # strings are votes, not metrics
-    assert set(metrics["gsm8k"]) == set(KEYS) - {"pred"} | {"reward"}
+    assert set(metrics["gsm8k"]) == set(KEYS) - {"pred", "refused"} | {"reward"}

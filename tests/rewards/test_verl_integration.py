@@ -41,7 +41,7 @@ ROWS = [
     ("game24", "<think> no idea", {"target": 24, "numbers": [3, 3, 8, 8]}, "instruct"),
     ("gsm8k", "<think> 48+24 </think> <answer>72</answer>", "72", "instruct"),
     ("math", "So $\\boxed{\\frac{1}{2}}$.", "0.5", "boxed"),
-    ("math", "So $\\boxed{10^{10^{10}}}$.", "1", "boxed"),  # hangs sympy: must time out in verl's thread
+    ("math", "So $\\boxed{(9999!)^{9999}}$.", "1", "boxed"),  # passes the screen, hangs sympy: must time out
 ]
 REWARD_KWARGS = {"format_score": 0.2, "math_timeout_s": 2.0}
 
@@ -160,4 +160,4 @@ def test_verl_reward_loop_manager_in_ray_actors(config, tiny_tokenizer, monkeypa
     assert output.batch["rm_scores"].sum(dim=1).tolist() == pytest.approx([1.0, 0.2, 1.0, 0.0, 1.0, 1.0, 0.2])
     assert output.meta_info["reward_extra_keys"] == list(compute_score("math", "", "1"))
     assert output.non_tensor_batch["timed_out"].tolist() == [0, 0, 0, 0, 0, 0, 1]
-    assert output.non_tensor_batch["pred"].tolist()[-2:] == ["1/2", "10^{10^{10}}"]
+    assert output.non_tensor_batch["pred"].tolist()[-2:] == ["1/2", "(9999!)^{9999}"]
