@@ -18,6 +18,8 @@ MODEL ?=
 TASK ?= countdown
 TEMPLATE ?= base
 RUN_DIR ?=
+# make mini: GRPO steps per run (default: the recipe's)
+STEPS ?=
 PYTEST_ARGS ?=
 
 PY := $(if $(filter system,$(VENV)),$(PYTHON),$(VENV)/bin/python)
@@ -26,7 +28,7 @@ INSTALL_MODE := $(if $(GPU),gpu,auto)
 REQUIRE_GPU := requirements/install.sh require-gpu
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED))
 
-.PHONY: help install test lint fmt data smoke validate plan train sweep report eval eval-checkpoints bench countdown-3b clean-env
+.PHONY: help install test lint fmt data smoke mini validate plan train sweep report eval eval-checkpoints bench countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
@@ -52,6 +54,9 @@ data: install ## build Countdown and 24-point under $(DATA_DIR)/<task>/$(TEMPLAT
 
 smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny local model (no GPU)
 	$(PY) -m launch smoke
+
+mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (VARIANT=, SEED=, STEPS=)
+	$(PY) -m launch mini $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS))
 
 validate: install ## check every run of every shipped recipe against the pinned verl schema
 	$(PY) -m launch validate

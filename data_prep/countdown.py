@@ -52,7 +52,8 @@ SCHEMA = row_schema(
 
 def question(numbers: list[int], target: int, style: str = SENTENCE) -> str:
     if style == TERSE:
-        return f"numbers {' '.join(str(n) for n in numbers)} target {target}"
+        # The target is written #N, one word apart from the numbers the arithmetic produces.
+        return f"numbers {' '.join(str(n) for n in numbers)} target #{target}"
     listed = ", ".join(str(n) for n in numbers)
     return (
         f"Write an arithmetic expression equal to {target} that uses each of the numbers {listed} exactly "

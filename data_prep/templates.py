@@ -16,7 +16,7 @@ from dataclasses import dataclass
 ANSWER_TAG = "answer_tag"  # the final answer is the content of the last <answer>...</answer> block
 BOXED = "boxed"  # the final answer is the content of the last \boxed{...}
 SENTENCE = "sentence"  # the task states its question in an English sentence
-TERSE = "terse"  # the task states only its data, e.g. "numbers 3 7 9 target 25" (tasks that support it)
+TERSE = "terse"  # the task states only its data, e.g. "numbers 3 7 9 target #25" (tasks that support it)
 
 # Renders the messages' contents back to back and ignores add_generation_prompt: the user message of a
 # plain-text template already ends where the model must continue.

@@ -1,4 +1,4 @@
-"""The "aha moment" view: response lengths and self-verification share per step, from rollout dumps.
+"""The "aha moment" view: response lengths, self-verification and search shares per step, from rollout dumps.
 
 Reads verl's generation dumps in each run directory (rollouts/<step>.jsonl from
 trainer.rollout_data_dir, else validation/<step>.jsonl from trainer.validation_data_dir; rows
@@ -6,7 +6,8 @@ trainer.rollout_data_dir, else validation/<step>.jsonl from trainer.validation_d
 trainer dumps rollouts without reward extra info, so a response counts as self-verifying when
 the row's `has_verify` / `verify_phrases` reward keys say so, else when the rewards' own phrase
 list (rewards/behaviour.py, the single home of that list) finds a phrase in its text. Length is
-in characters (`response_chars` when present): dumps hold text, not token ids.
+in characters (`response_chars` when present): dumps hold text, not token ids. A response searches when
+it has the word "try" (rewards.behaviour.count_search_steps).
 Writes aha.png and a markdown section with the first step whose share crosses the threshold and
 one response from before and one from after it. Exercised by `python -m launch report RECIPE`.
 """
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from launch.plots import new_figure, variant_colors
 from launch.records_read import RunRecord
-from rewards.behaviour import count_verify_phrases
+from rewards.behaviour import count_search_steps, count_verify_phrases
 
 _EXAMPLE_CHARS = 1200
 
@@ -33,12 +34,17 @@ _EXAMPLE_CHARS = 1200
 class StepStats:
     lengths: list[int] = field(default_factory=list)
     verifying: int = 0
+    searching: int = 0
     example_plain: dict | None = None  # a response without self-verification (highest score kept)
     example_verify: dict | None = None
 
     @property
     def share(self) -> float:
         return self.verifying / len(self.lengths)
+
+    @property
+    def search_share(self) -> float:
+        return self.searching / len(self.lengths)
 
 
 @dataclass
@@ -85,6 +91,7 @@ def add_dump_file(group: AhaGroup, path: Path) -> None:
             chars = row.get("response_chars")
             output = str(row.get("output", ""))
             stats.lengths.append(int(chars) if isinstance(chars, (int, float)) else len(output))
+            stats.searching += count_search_steps(output) > 0
             if is_verifying(row):
                 stats.verifying += 1
                 stats.example_verify = _keep_example(stats.example_verify, row)
@@ -132,13 +139,16 @@ def plot_aha(groups: Sequence[AhaGroup], threshold: float, path: Path) -> None:
             markersize=3,
             label=group.group,
         )
+        share_axes.plot(
+            steps, [group.steps[s].search_share for s in steps], color=color, linestyle="--", linewidth=1
+        )
         crossing = group.first_crossing(threshold)
         if crossing is not None:
             share_axes.axvline(crossing, color=color, linestyle=":", linewidth=1)
     share_axes.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
     lengths_axes.set_title("Response length per step: median, 25–75% and 10–90% bands", fontsize=10)
     lengths_axes.set_ylabel("characters")
-    share_axes.set_title("Share of responses with self-verification phrases", fontsize=10)
+    share_axes.set_title("Share of responses that self-verify (solid) and search (dashed)", fontsize=10)
     share_axes.set_ylabel("share")
     share_axes.set_ylim(-0.02, 1.02)
     for axes in (lengths_axes, share_axes):
@@ -171,10 +181,12 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float) -> list[str]:
         "",
         "![aha](aha.png)",
         "",
-        f"Share of sampled responses containing self-verification phrases per step; threshold {threshold:g}.",
+        f"Share of sampled responses containing self-verification phrases per step; threshold {threshold:g}. "
+        "First and last dumped step: share that verifies, share that searches (the word `try`), median length "
+        "in characters.",
         "",
-        "| variant | steps with dumps | responses | first step ≥ threshold |",
-        "|---|---|---|---|",
+        "| variant | steps with dumps | responses | first step ≥ threshold | verify | search | median length |",
+        "|---|---|---|---|---|---|---|",
     ]
     for group in groups:
         crossing = group.first_crossing(threshold)
@@ -183,7 +195,13 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float) -> list[str]:
         if crossing == first:
             shown += " (already at the first dumped step)"
         total = sum(len(stats.lengths) for stats in group.steps.values())
-        lines.append(f"| {group.group} | {len(group.steps)} | {total} | {shown} |")
+        start, end = group.steps[first], group.steps[max(group.steps)]
+        verify = f"{start.share:.0%} → {end.share:.0%}"
+        search = f"{start.search_share:.0%} → {end.search_share:.0%}"
+        length = f"{np.median(start.lengths):.0f} → {np.median(end.lengths):.0f}"
+        lines.append(
+            f"| {group.group} | {len(group.steps)} | {total} | {shown} | {verify} | {search} | {length} |"
+        )
     for group in groups:
         crossing = group.first_crossing(threshold)
         before, after = _examples(group, crossing)

@@ -42,6 +42,7 @@ PATH_KEYS = (
     "trainer.rollout_data_dir",
     "trainer.validation_data_dir",
 )
+MODEL_KEYS = ("actor_rollout_ref.model.path", "critic.model.path")
 DERIVED_KEYS = {
     *PATH_KEYS,
     *SEED_KEYS,
@@ -61,7 +62,7 @@ LOGGERS = ("console", "file", "wandb")
 class Overlay:
     """A patch applied after variant and grid, for a platform rather than a question (the CPU smoke run)."""
 
-    label: str
+    label: str | None  # replaces the variant in the run id; None keeps it
     patch: Mapping[str, Any]
     env: Mapping[str, str] = field(default_factory=dict)
     extra_rollout_names: tuple[str, ...] = ()
@@ -107,7 +108,11 @@ class RunPlan:
                 return [absolute(v) for v in value]
             return str(root / value)
 
-        return {k: absolute(v) if k in PATH_KEYS else v for k, v in self.overrides.items()}
+        resolved = {k: absolute(v) if k in PATH_KEYS else v for k, v in self.overrides.items()}
+        for key in MODEL_KEYS:  # a model dir inside the repo (not a hub id) travels as an absolute path
+            if key in resolved and (root / resolved[key]).is_dir():
+                resolved[key] = str(root / resolved[key])
+        return resolved
 
     def command(
         self, root: Path | None = None, python: str = "python3", extra: Mapping[str, Any] | None = None
@@ -202,7 +207,7 @@ def compile_run(
         overrides.update(patch_overrides)
 
     template = get_template(fields["template"])
-    label = overlay.label if overlay else variant
+    label = overlay.label if overlay and overlay.label else variant
     run_id = "__".join(
         [recipe.name, label, *(f"{_short_key(k)}{_slug(v)}" for k, v in grid_point.items()), f"s{seed}"]
     )

@@ -51,6 +51,12 @@ CURVES = (
         "share with phrases",
         r"val-aux/(?P<source>[^/]+)/has_verify/mean@(?P<n>\d+)",
     ),
+    Curve(
+        "search_rate",
+        "Validation search rate (responses with the word 'try')",
+        "share searching",
+        r"val-aux/(?P<source>[^/]+)/has_search/mean@(?P<n>\d+)",
+    ),
     Curve("entropy", "Policy entropy (actor/entropy)", "nats/token", r"actor/entropy"),
     Curve("kl", "KL to the reference policy (actor/kl_loss)", "KL", r"actor/kl_loss"),
 )
@@ -109,6 +115,7 @@ def band(all_series: Sequence[list[tuple[int, float]]]) -> Band:
 
 @dataclass(frozen=True)
 class AccuracyStats:
+    first: tuple[float, float | None] | None  # each seed's first validation (step 0 with val_before_train)
     final: tuple[float, float | None] | None
     best: tuple[float, float | None] | None
     best_step: int | None
@@ -118,13 +125,14 @@ def accuracy_stats(runs: Sequence[RunRecord], key: str) -> AccuracyStats:
     per_seed = [dict(series(run, key)) for run in runs]
     per_seed = [points for points in per_seed if points]
     if not per_seed:
-        return AccuracyStats(None, None, None)
+        return AccuracyStats(None, None, None, None)
+    first = mean_std([points[min(points)] for points in per_seed])
     final = mean_std([points[max(points)] for points in per_seed])
     common = set.intersection(*(set(points) for points in per_seed))
     if not common:
-        return AccuracyStats(final, None, None)
+        return AccuracyStats(first, final, None, None)
     best_step = max(sorted(common), key=lambda step: statistics.fmean(p[step] for p in per_seed))
-    return AccuracyStats(final, mean_std([points[best_step] for points in per_seed]), best_step)
+    return AccuracyStats(first, final, mean_std([points[best_step] for points in per_seed]), best_step)
 
 
 def per_seed_mean(runs: Sequence[RunRecord], key: str, reduce=statistics.fmean) -> float | None:

@@ -69,9 +69,9 @@ def _wandb(run: RunRecord) -> str:
 def _row(label: str, seeds: str, status: str, runs: Sequence[RunRecord], acc_keys: dict[str, str]) -> str:
     cells = [label, seeds, status]
     for key in acc_keys.values():
-        stats = accuracy_stats(runs, key) if runs else AccuracyStats(None, None, None)
+        stats = accuracy_stats(runs, key) if runs else AccuracyStats(None, None, None, None)
         best = "—" if stats.best is None else f"{_pct(stats.best)} @ {stats.best_step}"
-        cells += [_pct(stats.final), best]
+        cells += [_pct(stats.first), _pct(stats.final), best]
     gpu_hours = [
         run.meta.get("gpu_hours") for run in runs if isinstance(run.meta.get("gpu_hours"), (int, float))
     ]
@@ -91,7 +91,7 @@ def runs_table(runs: Sequence[RunRecord]) -> list[str]:
     acc_keys = curve_keys(runs, VAL_ACC)
     header = ["variant", "seeds", "status"]
     for source in acc_keys:
-        header += [f"final acc % ({source})", f"best acc % @ step ({source})"]
+        header += [f"first acc % ({source})", f"final acc % ({source})", f"best acc % @ step ({source})"]
     header += ["steps", "resp. len (tok)", "GPU-h", "tokens/s/GPU", "hardware", "commit", "wandb"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for group in dict.fromkeys(run.group for run in runs):

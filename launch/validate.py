@@ -21,6 +21,13 @@ from launch.recipe import REPO_ROOT, RecipeError, load_recipe
 # How `python -m data_prep` builds the split a task names (the data dir is <data>/<task>/<template>/).
 DATA_PREP_ARGS = {
     "countdown": ["countdown"],
+    # The CPU miniature (recipes/countdown-mini.yaml): 3 numbers in 1..9, 2,145 distinct problems in all, so
+    # 256 test + 1,536 train leave room for the generator's draws; its base model never saw the test split.
+    "countdown-mini": [
+        "countdown",
+        *("--min-numbers", "3", "--max-numbers", "3", "--max-number", "9"),
+        *("--train-size", "1536", "--test-size", "256"),
+    ],
     "game24": ["game24"],
     **{name: ["math", "--dataset", name] for name in ("gsm8k", "math", "math500", "aime24", "aime25")},
 }
