@@ -4,7 +4,8 @@ The attempt gets its own metrics file and, when verl starts its own Ray, its own
 failure, Ctrl-C or timeout every process that still refers to that dir (raylet, GCS, workers, which Ray starts
 in sessions of their own) is stopped, so no `ray::` process outlives the run. A timeout names the stage the
 run was in. The run doctor (launch/doctor_live.py) checks the metrics as they arrive and prints an alarm the
-first time a finding appears; it stops the run only for findings the recipe lists in `doctor.stop_on`. The same function serves `launch train`, the local sweep, the SLURM job and `make smoke`.
+first time a finding appears; it stops the run only for findings the recipe lists in `doctor.stop_on`.
+The same function serves `launch train`, the local sweep, the SLURM job and `make smoke`.
 
     python -m launch train countdown-3b
 """
@@ -164,6 +165,7 @@ def run_attempt(
     }
     log_path = run_dir / f"stdout.attempt-{attempt}.log"
     status, reason, exit_code = "failed", None, None
+    doctor = LiveDoctor(run_dir, plan.recipe.doctor)
     proc = subprocess.Popen(
         command,
         cwd=root,
@@ -176,7 +178,6 @@ def run_attempt(
     )
     output = _OutputPump(proc, log_path, echo)
     output.start()
-    doctor = LiveDoctor(run_dir, plan.recipe.doctor)
     deadline = time.monotonic() + timeout_s if timeout_s else None
     try:
         # Follow the trainer process itself, not its stdout: daemons it started may hold the pipe open.

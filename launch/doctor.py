@@ -83,6 +83,7 @@ def _sustained(points: list[tuple[int, float]], holds: Callable[[float], bool], 
 
 
 def _by_source(metrics: Metrics, pattern: re.Pattern) -> dict[str, str]:
+    """data source -> its metric key matching `pattern` (the lowest mean@N when several are logged)."""
     keys = sorted({key for data in metrics.values() for key in data if pattern.match(key)})
     return {pattern.match(key)["source"]: key for key in reversed(keys)}
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from launch.doctor import DoctorInputError, Finding, History, diagnose
 from launch.doctor_rules import DoctorSettings
 from launch.records_read import Metrics, RunRecord, merge_step, read_metrics_file
@@ -153,7 +155,11 @@ def load_history(run_dir: Path, cache: DumpCache | None = None) -> tuple[History
 
 def diagnose_run(run_dir: Path, cache: DumpCache | None = None) -> tuple[list[Finding], History, dict]:
     history, record = load_history(Path(run_dir), cache)
-    return diagnose(history, settings_of(record)), history, record
+    try:
+        settings = settings_of(record)
+    except ValidationError as error:
+        raise DoctorInputError(f"{Path(run_dir) / 'run.json'}: doctor.settings: {error}") from None
+    return diagnose(history, settings), history, record
 
 
 def diagnose_record(run: RunRecord) -> list[Finding]:
