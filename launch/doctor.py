@@ -55,7 +55,8 @@ class History:
     metrics: Metrics
     zero_std_share: dict[int, float] = field(default_factory=dict)
     credit_without_answer: dict[int, float] = field(default_factory=dict)
-    attempt_steps: list[tuple[int, int | None, set[int]]] = field(default_factory=list)  # (k, exit, steps)
+    # (attempt, exit code or None while it runs, training steps its metrics file logged)
+    attempt_steps: list[tuple[int, int | None, set[int]]] = field(default_factory=list)
     planned_steps: int | None = None
     control: bool = False
 
@@ -236,6 +237,7 @@ def check_no_progress(history: History, settings: DoctorSettings) -> Finding | N
                 "at the end of an epoch or past the step budget trains nothing",
             )
         before |= steps
+    # Only once the last attempt has ended: a running one has not reached its last step yet.
     finished = history.attempt_steps and history.attempt_steps[-1][1] == 0
     reached = max(before, default=0)
     if finished and history.planned_steps and reached < history.planned_steps:

@@ -139,7 +139,7 @@ def load_history(run_dir: Path, cache: DumpCache | None = None) -> tuple[History
     attempt_steps = [
         (entry.get("attempt", k), entry.get("exit_code"), per_file.get(attempt_files.get(k), set()))
         for k, entry in enumerate(record.get("attempts") or [], start=1)
-        if attempt_files and entry.get("exit_code") is not None
+        if attempt_files
     ]
     planned = (record.get("overrides") or {}).get("trainer.total_training_steps")
     history = History(

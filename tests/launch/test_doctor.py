@@ -204,6 +204,15 @@ def test_no_progress_fewer_steps_than_planned(tmp_path):
     assert finding.name == "no-progress" and "step 30 of 40 planned" in finding.evidence
 
 
+def test_no_progress_is_not_judged_while_an_attempt_runs(tmp_path):
+    # Attempt 2 resumed at step 30 of 40 and is still running (exit code null in run.json).
+    run_dir = write_run(tmp_path, planned=40, attempts=[None, {}])
+    record = json.loads((run_dir / "run.json").read_text())
+    record["attempts"][1].update(exit_code=None, status="running")
+    (run_dir / "run.json").write_text(json.dumps(record))
+    assert names(run_dir) == []
+
+
 def test_val_collapse(tmp_path):
     metrics = healthy_metrics(acc=(0.05, 0.4, 0.45, 0.25))
     (finding,) = diagnose_run(write_run(tmp_path, metrics=metrics))[0]
