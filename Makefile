@@ -28,7 +28,7 @@ INSTALL_MODE := $(if $(GPU),gpu,auto)
 REQUIRE_GPU := requirements/install.sh require-gpu
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED))
 
-.PHONY: help install test lint fmt data smoke mini validate plan train sweep report eval eval-checkpoints bench countdown-3b clean-env
+.PHONY: help install test lint fmt data smoke mini validate plan train sweep report doctor eval eval-checkpoints bench countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
@@ -76,6 +76,9 @@ sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to onl
 
 report: install ## curves and summary.md for RECIPE from its run records in results/
 	$(PY) -m launch report $(RECIPE)
+
+doctor: install ## name silent failures (no-signal, NaN, truncation, ...) of RUN_DIR (one or more run dirs)
+	$(PY) -m launch doctor $(RUN_DIR)
 
 eval: ## GPU: evaluate MODEL (hub id, path or global_step_N/actor) on TASK
 	@$(REQUIRE_GPU) eval

@@ -17,6 +17,10 @@ COMMANDS = {
     "attempt": ("launch.commands:attempt_main", "run one planned run here (what cluster jobs execute)"),
     "smoke": ("launch.smoke:main", "CPU: the real verl GRPO trainer for a few steps with a tiny local model"),
     "mini": ("launch.mini:main", "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report"),
+    "doctor": (
+        "launch.commands:doctor_main",
+        "name the silent failures in run records (no-signal, NaN, ...)",
+    ),
     "report": ("launch.report:main", "curves, summary.md and the aha view of a recipe from its run records"),
     "eval": ("launch.evaluate:main", "evaluate a model or checkpoint on a task's test split (GPU)"),
     "eval-checkpoints": ("launch.eval_checkpoints:main", "evaluate every checkpoint of a run (GPU)"),

@@ -3,7 +3,9 @@
 The attempt gets its own metrics file and, when verl starts its own Ray, its own Ray temp dir: on exit,
 failure, Ctrl-C or timeout every process that still refers to that dir (raylet, GCS, workers, which Ray starts
 in sessions of their own) is stopped, so no `ray::` process outlives the run. A timeout names the stage the
-run was in. The same function serves `launch train`, the local sweep, the SLURM job and `make smoke`.
+run was in. The run doctor (launch/doctor_live.py) checks the metrics as they arrive and prints an alarm the
+first time a finding appears; it stops the run only for findings the recipe lists in `doctor.stop_on`.
+The same function serves `launch train`, the local sweep, the SLURM job and `make smoke`.
 
     python -m launch train countdown-3b
 """
@@ -27,6 +29,8 @@ from pathlib import Path
 import psutil
 
 from launch import records
+from launch.doctor import Finding
+from launch.doctor_live import LiveDoctor, alarm_line
 from launch.plan import RunPlan
 from launch.wandb_remote import has_api_key
 
@@ -125,6 +129,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def _announce(findings: list[Finding], stop_on) -> Finding | None:
+    """Prints an alarm per new finding; returns the first one the recipe stops on."""
+    for finding in findings:
+        sys.stdout.write(alarm_line(finding))
+        sys.stdout.flush()
+    return next((finding for finding in findings if finding.name in stop_on), None)
+
+
 def run_attempt(
     plan: RunPlan,
     root: Path,
@@ -153,6 +165,7 @@ def run_attempt(
     }
     log_path = run_dir / f"stdout.attempt-{attempt}.log"
     status, reason, exit_code = "failed", None, None
+    doctor = LiveDoctor(run_dir, plan.recipe.doctor)
     proc = subprocess.Popen(
         command,
         cwd=root,
@@ -172,6 +185,10 @@ def run_attempt(
             if deadline and time.monotonic() > deadline:
                 _kill_group(proc)
                 exit_code, reason = proc.returncode, f"timed out after {timeout_s:.0f} s while {output.stage}"
+                break
+            if stop := _announce(doctor.poll(time.monotonic()), plan.recipe.doctor.stop_on):
+                _kill_group(proc)
+                exit_code, status, reason = proc.returncode, "stopped", f"doctor stop_on: {stop.line()}"
                 break
             time.sleep(0.5)
         if reason is None:
@@ -193,4 +210,6 @@ def run_attempt(
             shutil.rmtree(ray_dir, ignore_errors=True)
         output.join(timeout=30)
         records.finish_attempt(plan, root, attempt, exit_code, status, reason)
+        # After the attempt: what only its end shows (no-progress), and the findings kept in run.json.
+        _announce(doctor.final_check(), ())
     return AttemptResult(plan.run_id, attempt, exit_code, status, reason, run_dir)

@@ -7,11 +7,13 @@ Nothing launches before the plan validates against the pinned verl (launch.valid
     python -m launch plan countdown-3b
     python -m launch train countdown-3b [--variant default] [--seed 1]
     python -m launch sweep countdown-ablations --launcher {local,ray,slurm} [--dry-run]
+    python -m launch doctor RUN_DIR [RUN_DIR ...] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -182,3 +184,38 @@ def attempt_main(argv: list[str]) -> int:
         return _fail("attempt", error)
     result = run_attempt(plans[0], Path.cwd())
     return 0 if result.status == "finished" else 1
+
+
+def doctor_main(argv: list[str]) -> int:
+    """Exit status: 0 nothing found, 1 findings, 2 some run's records could not be read."""
+    from launch.doctor import DoctorInputError
+    from launch.doctor_records import diagnose_run
+
+    parser = argparse.ArgumentParser(
+        prog="python -m launch doctor",
+        description="Read run records and name the silent failures: one line per finding with its steps, "
+        "the values that triggered it and what to try first (thresholds: launch/doctor_rules.py).",
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results/<recipe>/runs/<run-id>")
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON instead")
+    args = parser.parse_args(argv)
+    report, unreadable, found = {}, False, False
+    for run_dir in args.run_dirs:
+        try:
+            findings, history, _ = diagnose_run(Path(run_dir))
+        except DoctorInputError as error:
+            unreadable = True
+            report[run_dir] = {"error": str(error)}
+            if not args.json:
+                print(f"doctor: error: {error}", file=sys.stderr)
+            continue
+        found = found or bool(findings)
+        report[run_dir] = {"control": history.control, "findings": [f.as_record() for f in findings]}
+        if not args.json:
+            control = " (control run: format-hacking not checked)" if history.control else ""
+            print(f"{run_dir}: {len(findings) or 'no'} finding(s){control}")
+            for finding in findings:
+                print(f"  {finding.line()}")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 2 if unreadable else 1 if found else 0

@@ -1,8 +1,9 @@
 """Loads a recipe YAML (one recipe = one question), merges it over its base, and checks its schema.
 
 A recipe names the model, task, prompt template, reward options, hardware profile and `overrides:` in verl's
-own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds. Unknown
-fields and wrong types are errors naming the file and the field.
+own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds; `doctor:`
+overrides the run doctor's thresholds and names findings that stop the run (launch/doctor_rules.py).
+Unknown fields and wrong types are errors naming the file and the field.
 
     python -m launch validate countdown-3b
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from launch.doctor_rules import DoctorSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES_DIR = REPO_ROOT / "recipes"
@@ -93,6 +96,7 @@ class RecipeFile(_Strict):
     profile: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep | None = None
+    doctor: DoctorSettings | None = None
 
 
 class Recipe(_Strict):
@@ -109,6 +113,7 @@ class Recipe(_Strict):
     profile: str
     overrides: dict[str, Any]
     sweep: Sweep
+    doctor: DoctorSettings = Field(default_factory=DoctorSettings)
     sha256: str
 
 
@@ -162,7 +167,8 @@ def _load_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return raw
     parent = _load_chain((path.parent / raw["base"]).resolve(), (*seen, path))
     merged = {**parent, **raw}
-    for mapping_field in ("overrides", "reward_kwargs"):
+    # A child's doctor entry replaces its base's entry of the same name (e.g. all of `no-signal:`).
+    for mapping_field in ("overrides", "reward_kwargs", "doctor"):
         merged[mapping_field] = {**parent.get(mapping_field, {}), **raw.get(mapping_field, {})}
     return merged
 

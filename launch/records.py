@@ -205,3 +205,12 @@ def write_samples(run_dir: Path) -> Path | None:
     out = run_dir / "samples.jsonl"
     out.write_text("".join(json.dumps(sample, sort_keys=True) + "\n" for sample in samples))
     return out
+
+
+def write_doctor(run_dir: Path, **fields: Any) -> dict:
+    """Updates run.json's `doctor` section (settings, findings, zero_std_group_share) with `fields`."""
+    record = read_run_json(run_dir)
+    section = {**record.get("doctor", {}), **fields, "checked_at": now()}
+    record["doctor"] = section
+    write_run_json(run_dir, record)
+    return section

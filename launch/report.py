@@ -1,6 +1,7 @@
 """`python -m launch report RECIPE`: curves, summary.md and the aha view from a recipe's run records.
 
-Reads results/<recipe>/runs/*/ after the runs (no hooks in training code) and writes
+Reads results/<recipe>/runs/*/ after the runs (no hooks in training code), asks the run doctor about each
+run (its findings stand beside the run's row), and writes
 results/<recipe>/curves/*.png, results/<recipe>/aha.png, results/<recipe>/summary.md, and the
 recipe's line in results/README.md. `--from-wandb ENTITY/PROJECT` adds runs whose records live on
 another machine (needs a W&B key). `build_report(recipe, results_dir)` is the library entry point.
@@ -16,9 +17,11 @@ from pathlib import Path
 
 from launch import aha, plots
 from launch.anchors import anchors_markdown
+from launch.doctor import Finding
+from launch.doctor_records import diagnose_record
 from launch.records_read import ReportError, RunRecord, load_recipe_runs
 from launch.report_stats import CURVES
-from launch.summary_md import STATS_NOTES, notes_on_runs, reproduce_lines, runs_table
+from launch.summary_md import STATS_NOTES, doctor_lines, notes_on_runs, reproduce_lines, runs_table
 
 INDEX_START, INDEX_END = "<!-- report-index:start -->", "<!-- report-index:end -->"
 
@@ -32,7 +35,12 @@ class ReportPaths:
 
 
 def _summary_text(
-    recipe: str, runs: list[RunRecord], curves: list[Path], skipped: list[str], aha_lines: list[str]
+    recipe: str,
+    runs: list[RunRecord],
+    curves: list[Path],
+    skipped: list[str],
+    aha_lines: list[str],
+    findings: dict[str, list[Finding]],
 ) -> str:
     lines = [
         f"# {recipe}: results",
@@ -43,12 +51,13 @@ def _summary_text(
         "",
         "## Our runs",
         "",
-        *runs_table(runs),
+        *runs_table(runs, findings),
         "",
         *STATS_NOTES,
     ]
     if flagged := notes_on_runs(runs):
         lines += ["", "Notes on aggregated runs:", *flagged]
+    lines += ["", *doctor_lines(runs, findings)]
     lines += [
         "",
         "## Curves",
@@ -139,8 +148,9 @@ def build_report(
             "",
             "No rollout or validation dumps (rollouts/, validation/) in any run.",
         ]
+    findings = {run.run_id: diagnose_record(run) for run in runs}
     summary = out / "summary.md"
-    summary.write_text(_summary_text(recipe, runs, curves, skipped, aha_lines), encoding="utf-8")
+    summary.write_text(_summary_text(recipe, runs, curves, skipped, aha_lines, findings), encoding="utf-8")
     return ReportPaths(summary, curves, aha_path, update_index(results_dir))
 
 

@@ -2,15 +2,17 @@
 
 Rows aggregate a variant's cleanly finished seeds (mean ± std, maths in launch/report_stats.py);
 every run that crashed, ran out of memory, diverged, is still running or has no metrics keeps its
-own row with that status, so negative results stay in the table. Exercised by
-`python -m launch report RECIPE`.
+own row with that status, so negative results stay in the table. The doctor's findings (launch/doctor.py)
+stand in the status cell of the row holding the run, so a row with findings never reads as a clean result.
+Exercised by `python -m launch report RECIPE`.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from launch.doctor import Finding
 from launch.records_read import RunRecord
 from launch.report_stats import (
     VAL_ACC,
@@ -29,6 +31,9 @@ STATS_NOTES = [
     "**GPU-h**: sum over the row's runs.",
     "- A row with one seed is a **pilot**: no claim rests on it (claims need ≥ 3 seeds).",
     "- Status `diverged`: a null/NaN/inf loss, score, entropy or grad norm in the metrics.",
+    "- **doctor**: findings of `python -m launch doctor` (thresholds in launch/doctor_rules.py), by seed, in "
+    "the status cell; such seeds stay in the mean ± std (dropping them would flatter the variant). "
+    "The Doctor section below and `make doctor RUN_DIR=...` give them in full.",
 ]
 
 
@@ -87,7 +92,21 @@ def _row(label: str, seeds: str, status: str, runs: Sequence[RunRecord], acc_key
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def runs_table(runs: Sequence[RunRecord]) -> list[str]:
+def _doctor_cell(runs: Sequence[RunRecord], findings: Mapping[str, Sequence[Finding]]) -> str:
+    """`doctor: s2 val-collapse @ 2-4, ...` for the row's runs with findings; "" when there are none."""
+    named = []
+    for run in runs:
+        for f in findings.get(run.run_id, ()):
+            steps = f"{f.first_step}" if f.first_step == f.last_step else f"{f.first_step}-{f.last_step}"
+            named.append(f"{run.seed_label if len(runs) > 1 else ''} {f.name} @ {steps}".strip())
+    return f"; doctor: {', '.join(named)}" if named else ""
+
+
+def runs_table(
+    runs: Sequence[RunRecord], findings: Mapping[str, Sequence[Finding]] | None = None
+) -> list[str]:
+    """The table; `findings` maps a run id to the doctor's findings for it, shown in the status cell."""
+    findings = findings or {}
     acc_keys = curve_keys(runs, VAL_ACC)
     header = ["variant", "seeds", "status"]
     for source in acc_keys:
@@ -99,10 +118,11 @@ def runs_table(runs: Sequence[RunRecord]) -> list[str]:
         if clean:
             seeds = ",".join(str(run.seed) for run in clean)
             label = f"{len(clean)} ({seeds})" if len(clean) > 1 else f"1 ({seeds}) pilot"
-            lines.append(_row(group, label, "finished", clean, acc_keys))
+            # A seed with findings stays in the mean (dropping it would flatter the variant), flagged here.
+            lines.append(_row(group, label, "finished" + _doctor_cell(clean, findings), clean, acc_keys))
         for run in (run for run in runs if run.group == group and not run.aggregated):
             status = run.status + (f" ({'; '.join(run.notes)})" if run.notes else "")
-            lines.append(_row(group, run.seed_label, status, [run], acc_keys))
+            lines.append(_row(group, run.seed_label, status + _doctor_cell([run], findings), [run], acc_keys))
     if not acc_keys:
         lines += ["", "No validation accuracy (`val-core/<source>/acc/mean@N`) in any run's metrics."]
     return lines
@@ -126,6 +146,17 @@ def reproduce_lines(recipe: str, runs: Sequence[RunRecord]) -> list[str]:
         seed = run.seed if run.seed is not None else run.meta.get("seed", "")
         lines.append(f"make train RECIPE={recipe} VARIANT={variant} SEED={seed}{comment}")
     return lines + ["```"]
+
+
+def doctor_lines(runs: Sequence[RunRecord], findings: Mapping[str, Sequence[Finding]]) -> list[str]:
+    """The doctor's section: every finding of every run, in full, or a line saying there were none."""
+    lines = ["## Doctor", ""]
+    flagged = [run for run in runs if findings.get(run.run_id)]
+    if not flagged:
+        return [*lines, f"No findings in {len(runs)} run(s) (`python -m launch doctor RUN_DIR`)."]
+    for run in flagged:
+        lines += [f"- `{run.run_id}`:", *(f"  - {finding.line()}" for finding in findings[run.run_id])]
+    return lines
 
 
 def notes_on_runs(runs: Sequence[RunRecord]) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from launch import attempt, ray_jobs, records, slurm
+from launch import attempt, doctor_live, ray_jobs, records, slurm
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, load_recipe
 
@@ -35,12 +35,15 @@ FAKE_TRAINER = textwrap.dedent(
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", ray_dir], start_new_session=True)
     with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as log:
         for step in range(first_step, first_step + 2):
-            log.write(json.dumps({"step": step, "data": {"critic/score/mean": step / 10}}) + "\\n")
+            data = {"critic/score/mean": step / 10}
+            if mode == "nan":  # verl's file logger writes a NaN as null
+                data["actor/grad_norm"] = None
+            log.write(json.dumps({"step": step, "data": data}) + "\\n")
             print(f"step:{step} - critic/score/mean:{step / 10}", flush=True)
     if mode == "oom":
         print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True)
         sys.exit(1)
-    if mode == "hang":
+    if mode in ("hang", "nan"):
         time.sleep(600)
     """
 )
@@ -111,6 +114,29 @@ def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, 
     )
     record = json.loads((hung.run_dir / "run.json").read_text())
     assert [a["status"] for a in record["attempts"]] == ["oom", "failed"]
+
+
+def test_the_live_doctor_alarms_and_stops_a_run_on_a_finding_the_recipe_names(
+    tmp_path, fake_python, monkeypatch, capsys
+):
+    recipe = tmp_path / "stops.yaml"
+    recipe.write_text(
+        f"base: {REPO_ROOT / 'recipes' / 'debug.yaml'}\nquestion: q\ndoctor: {{stop_on: [non-finite]}}\n"
+    )
+    plan = compile_recipe(load_recipe(str(recipe)), results_root=str(tmp_path / "results"))[0]
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("FAKE_MODE", "nan")  # logs a null grad norm, then would train on for 10 minutes
+    monkeypatch.setattr(doctor_live, "CHECK_INTERVAL_S", 0.2)
+    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False, timeout_s=120)
+    assert result.status == "stopped" and result.reason.startswith("doctor stop_on: non-finite  steps 1-2")
+    assert (
+        "!!! ZeroLab doctor: non-finite  steps 1-2: NaN/inf/null in actor/grad_norm"
+        in capsys.readouterr().out
+    )
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert record["attempts"][0]["status"] == "stopped"
+    assert "non-finite" in [finding["name"] for finding in record["doctor"]["findings"]]
+    assert record["doctor"]["settings"]["stop_on"] == ["non-finite"]
 
 
 def test_processes_left_in_the_attempts_ray_dir_are_stopped(tmp_path, fake_python, monkeypatch):

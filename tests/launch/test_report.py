@@ -189,14 +189,19 @@ def test_summary_rows_and_pictures(results):
     rows = table_rows(summary)
     (base,) = rows["base"]
     # variant, seeds, status, final, best@step, steps, resp len, GPU-h, tokens/s, hardware, commit, wandb
-    assert base[:5] == ["base", "3 (1,2,3)", "finished", "38.0 ± 20.8", "40.0 ± 10.0 @ 2"]
+    # s2's accuracy falls from 0.40 (step 2) to 0.14 (step 4): the doctor's val-collapse, kept in the mean.
+    status = "finished; doctor: s2 val-collapse @ 2-4"
+    assert base[:5] == ["base", "3 (1,2,3)", status, "38.0 ± 20.8", "40.0 ± 10.0 @ 2"]
     assert base[5:10] == ["4", "200", "3.75", "512", "2× NVIDIA H100 80GB HBM3"]
     assert base[10] == "0123456789"
     assert [row[2].split(" ")[0] for row in rows["no_kl"]] == ["finished", "oom"]
     assert rows["no_kl"][1][3] == "—"
     (short,) = rows["short"]
     assert short[1] == "1 (1) pilot" and short[3] == "30.0"  # last complete validation is step 2
-    assert rows["diverged"][0][2].startswith("diverged")
+    assert (
+        rows["diverged"][0][2].startswith("diverged") and "doctor: non-finite @ 3" in rows["diverged"][0][2]
+    )
+    assert "- `toy__base__s2`:\n  - val-collapse  steps 2-4: countdown: validation accuracy 0.400" in summary
     assert rows["crashed"][0][2].startswith("failed") and rows["crashed"][0][3] == "25.0"
     assert rows["nometrics"][0][2] == "no metrics"
     assert "metrics.jsonl truncated" in summary

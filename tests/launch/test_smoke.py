@@ -1,5 +1,6 @@
 """`make smoke` end to end: the real verl trainer on CPU through the launch path, then a relaunch that must
-resume from the checkpoint and lose nothing (metrics, wandb run), the report, and the checkpoint conversion."""
+resume from the checkpoint and lose nothing (metrics, wandb run), the report, the run doctor's verdict on a
+random model, and the checkpoint conversion."""
 
 import json
 import subprocess
@@ -114,6 +115,31 @@ def test_the_report_is_built_from_the_smoke_records(smoke_runs):
     assert "make smoke" in summary and "VARIANT=smoke" not in summary
     assert list((recipe_dir / "curves").glob("*.png"))
     assert (out / "results" / "README.md").is_file()
+
+
+def test_the_doctor_reports_the_random_models_run_as_no_signal(smoke_runs):
+    # The random model scores 0 on every sample: every GRPO group has zero reward variance.
+    out, first, _, second, _ = smoke_runs
+    run_dir = out / "results" / "countdown-3b" / "runs" / RUN_ID
+    assert (
+        "!!! ZeroLab doctor: no-signal  steps 1-2: share of groups with zero reward variance 1, 1"
+        in first.stdout
+    )
+    assert "!!! ZeroLab doctor: no-signal" not in second.stdout  # announced once, not again on the relaunch
+    section = json.loads((run_dir / "run.json").read_text())["doctor"]
+    assert "no-signal" in [finding["name"] for finding in section["findings"]]
+    assert section["zero_std_group_share"] == {"1": 1.0, "2": 1.0, "3": 1.0}  # from the rollout dumps
+    doctor = subprocess.run(
+        [sys.executable, "-m", "launch", "doctor", str(run_dir)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert doctor.returncode == 1 and "  no-signal  steps 1-3:" in doctor.stdout, (
+        doctor.stdout + doctor.stderr
+    )
+    summary = (out / "results" / "countdown-3b" / "summary.md").read_text()
+    assert "finished; doctor: no-signal @ 1-3" in summary
 
 
 def test_the_trainers_checkpoint_converts_to_a_hugging_face_model(smoke_runs):

@@ -1,0 +1,314 @@
+"""The run doctor: reads a run's records back and names the silent failures of RL runs, with what to try first.
+
+Input is what a run leaves in results/<recipe>/runs/<run-id>/: run.json (attempts, resolved overrides, the
+recipe's doctor settings), verl 0.9.1's file-logger metrics (`metrics.attempt-<k>.jsonl`, else
+`metrics.jsonl`) and the generation dumps of `trainer.rollout_data_dir` / `trainer.validation_data_dir`.
+launch/doctor_records.py reads them into a History; the checks here judge it against the thresholds of
+launch/doctor_rules.py. The same `diagnose` serves the offline command, the live check in the attempt
+wrapper (launch/doctor_live.py) and the report.
+
+    python -m launch doctor results/countdown-3b/runs/countdown-3b__default__s1 [--json]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from launch.doctor_rules import CONTROL_EXEMPT, DoctorSettings
+from launch.records_read import Metrics
+
+_NON_FINITE_KEY = re.compile(r"^(actor|critic)/.*(loss|grad_norm|score|reward|kl)")
+_VAL_ACC = re.compile(r"^val-core/(?P<source>[^/]+)/acc/mean@\d+$")
+_VAL_FORMAT = re.compile(r"^val-aux/(?P<source>[^/]+)/format/mean@\d+$")
+_VAL_TIMEOUT = re.compile(r"^val-aux/(?P<source>[^/]+)/timed_out/mean@\d+$")
+
+
+class DoctorInputError(Exception):
+    """A run's records cannot be read; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    first_step: int
+    last_step: int
+    evidence: str  # the metric values that triggered it
+    try_first: str
+
+    def line(self) -> str:
+        same = self.first_step == self.last_step
+        steps = f"step {self.first_step}" if same else f"steps {self.first_step}-{self.last_step}"
+        return f"{self.name}  {steps}: {self.evidence}; try first: {self.try_first}"
+
+    def as_record(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    """Everything the checks read, gathered from one run's records."""
+
+    metrics: Metrics
+    zero_std_share: dict[int, float] = field(default_factory=dict)
+    credit_without_answer: dict[int, float] = field(default_factory=dict)
+    # (attempt, exit code or None while it runs, training steps its metrics file logged)
+    attempt_steps: list[tuple[int, int | None, set[int]]] = field(default_factory=list)
+    planned_steps: int | None = None
+    control: bool = False
+
+
+def _points(metrics: Metrics, key: str) -> list[tuple[int, float]]:
+    return [
+        (step, value)
+        for step in sorted(metrics)
+        if (value := metrics[step].get(key)) is not None and math.isfinite(value)
+    ]
+
+
+def _window(window: int, history: History) -> int:
+    return max(1, min(window, history.planned_steps)) if history.planned_steps else window
+
+
+def _sustained(points: list[tuple[int, float]], holds: Callable[[float], bool], window: int):
+    """The first `window` consecutive points where `holds` is true, or None."""
+    run: list[tuple[int, float]] = []
+    for point in points:
+        run = [*run, point] if holds(point[1]) else []
+        if len(run) >= window:
+            return run
+    return None
+
+
+def _by_source(metrics: Metrics, pattern: re.Pattern) -> dict[str, str]:
+    """data source -> its metric key matching `pattern` (the lowest mean@N when several are logged)."""
+    keys = sorted({key for data in metrics.values() for key in data if pattern.match(key)})
+    return {pattern.match(key)["source"]: key for key in reversed(keys)}
+
+
+def _spread(values: list[float]) -> str:
+    shown = ", ".join(f"{v:.3g}" for v in values[:4])
+    return shown + (f", ... ({len(values)} steps)" if len(values) > 4 else "")
+
+
+def check_no_signal(history: History, settings: DoctorSettings) -> Finding | None:
+    rule = settings.no_signal
+    points = sorted(history.zero_std_share.items())
+    run = _sustained(points, lambda share: share >= rule.share, _window(rule.window, history))
+    if run is None:
+        return None
+    return Finding(
+        "no-signal",
+        run[0][0],
+        run[-1][0],
+        f"share of groups with zero reward variance {_spread([v for _, v in run])} (>= {rule.share})",
+        "read a few rollouts (samples.jsonl) and check the reward scores them; easier problems, partial "
+        "credit (reward_kwargs.format_score), a larger rollout.n or a higher temperature",
+    )
+
+
+def check_format_hacking(history: History, settings: DoctorSettings) -> Finding | None:
+    rule = settings.format_hacking
+    accuracy = _by_source(history.metrics, _VAL_ACC)
+    for source, format_key in _by_source(history.metrics, _VAL_FORMAT).items():
+        formats = _points(history.metrics, format_key)
+        accs = dict(_points(history.metrics, accuracy[source])) if source in accuracy else {}
+        if len(formats) < 2 or not accs:
+            continue
+        first_step, first_format = formats[0]
+        first_acc = accs[min(accs)]
+        for step, value in formats[1:]:
+            best_acc = max((a for s, a in accs.items() if s <= step), default=first_acc)
+            rose = value - first_format >= rule.format_rise and value - best_acc >= rule.format_rise
+            if rose and best_acc - first_acc < rule.acc_rise_max:
+                return Finding(
+                    "format-hacking",
+                    first_step,
+                    step,
+                    f"{source}: validation format {first_format:.2f} -> {value:.2f} while accuracy "
+                    f"{first_acc:.2f} -> at most {best_acc:.2f}",
+                    "score answers, not structure: lower reward_kwargs.format_score (0 turns it off) or "
+                    "use strict_format; read rollouts that get format credit",
+                )
+    return None
+
+
+def check_truncation(history: History, settings: DoctorSettings) -> Finding | None:
+    rule = settings.truncation
+    points = _points(history.metrics, "response_length/clip_ratio")
+    run = _sustained(points, lambda share: share >= rule.clip_ratio, _window(rule.window, history))
+    if run is None:
+        return None
+    return Finding(
+        "truncation",
+        run[0][0],
+        run[-1][0],
+        f"response_length/clip_ratio {_spread([v for _, v in run])} (>= {rule.clip_ratio})",
+        "raise data.max_response_length, or penalise overlong responses (reward manager dapo)",
+    )
+
+
+def _latest_accuracy(metrics: Metrics, until: int) -> float | None:
+    latest = []
+    for key in _by_source(metrics, _VAL_ACC).values():
+        points = [value for step, value in _points(metrics, key) if step <= until]
+        latest += points[-1:]
+    return max(latest) if latest else None
+
+
+def check_entropy_collapse(history: History, settings: DoctorSettings) -> Finding | None:
+    rule = settings.entropy_collapse
+    points = _points(history.metrics, "actor/entropy")
+    run = _sustained(points, lambda entropy: entropy <= rule.entropy, _window(rule.window, history))
+    if run is None:
+        return None
+    accuracy = _latest_accuracy(history.metrics, run[-1][0])
+    if accuracy is not None and accuracy >= rule.acc_near_one:
+        return None
+    shown = "no validation accuracy" if accuracy is None else f"validation accuracy {accuracy:.2f}"
+    return Finding(
+        "entropy-collapse",
+        run[0][0],
+        run[-1][0],
+        f"actor/entropy {_spread([v for _, v in run])} (<= {rule.entropy}) with {shown}",
+        "raise the rollout temperature, widen the upper clip (actor.clip_ratio_high, DAPO) or add a small "
+        "actor.entropy_coeff",
+    )
+
+
+def check_kl_blowup(history: History, settings: DoctorSettings) -> Finding | None:
+    rule = settings.kl_blowup
+    for key, floor in (("actor/kl_loss", rule.kl_floor), ("actor/pg_clipfrac", rule.clipfrac_floor)):
+        points = [point for point in _points(history.metrics, key) if point[0] > 0]
+        if len(points) <= rule.baseline_steps:
+            continue
+        early = statistics.median(value for _, value in points[: rule.baseline_steps])
+        limit = max(rule.factor * early, floor)
+        run = _sustained(points[rule.baseline_steps :], lambda v, limit=limit: v > limit, rule.window)
+        if run is not None:
+            return Finding(
+                "kl-blowup",
+                run[0][0],
+                run[-1][0],
+                f"{key} {_spread([v for _, v in run])} against an early level of {early:.3g} "
+                f"(limit {limit:.3g})",
+                "lower the actor learning rate, raise actor.kl_loss_coef, or check the rollout and "
+                "actor log-probs agree (training/rollout_probs_diff_mean)",
+            )
+    return None
+
+
+def check_non_finite(history: History, settings: DoctorSettings) -> Finding | None:
+    bad = [
+        (step, key)
+        for step in sorted(history.metrics)
+        for key, value in sorted(history.metrics[step].items())
+        if _NON_FINITE_KEY.match(key) and (value is None or not math.isfinite(value))
+    ]
+    if not bad:
+        return None
+    keys = list(dict.fromkeys(key for _, key in bad))
+    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    return Finding(
+        "non-finite",
+        bad[0][0],
+        bad[-1][0],
+        f"NaN/inf/null in {shown}",
+        "resume from the last checkpoint before the first bad step with a lower learning rate; check the "
+        "reward returns finite numbers",
+    )
+
+
+def check_no_progress(history: History, settings: DoctorSettings) -> Finding | None:
+    before: set[int] = set()
+    for attempt, exit_code, steps in history.attempt_steps:
+        last_before = max(before, default=0)
+        if exit_code == 0 and not steps - before:
+            return Finding(
+                "no-progress",
+                last_before,
+                last_before,
+                f"attempt {attempt} exited 0 but logged no new training step (last step before it: "
+                f"{last_before})",
+                "compare trainer.total_training_steps and total_epochs with the checkpoint's step; a resume "
+                "at the end of an epoch or past the step budget trains nothing",
+            )
+        before |= steps
+    # Only once the last attempt has ended: a running one has not reached its last step yet.
+    finished = history.attempt_steps and history.attempt_steps[-1][1] == 0
+    reached = max(before, default=0)
+    if finished and history.planned_steps and reached < history.planned_steps:
+        return Finding(
+            "no-progress",
+            reached,
+            reached,
+            f"the run exited 0 at training step {reached} of {history.planned_steps} planned",
+            "read the end of the last stdout.attempt-*.log; a data set smaller than the step budget "
+            "ends the run early",
+        )
+    return None
+
+
+def check_val_collapse(history: History, settings: DoctorSettings) -> Finding | None:
+    rule = settings.val_collapse
+    for source, key in _by_source(history.metrics, _VAL_ACC).items():
+        best_step, best = None, -1.0
+        for step, value in _points(history.metrics, key):
+            if value > best:
+                best_step, best = step, value
+            elif best >= rule.min_best and value <= best - rule.drop:
+                return Finding(
+                    "val-collapse",
+                    best_step,
+                    step,
+                    f"{source}: validation accuracy {best:.3f} at step {best_step} -> {value:.3f}",
+                    f"keep the checkpoint near step {best_step}; lower the learning rate or raise the KL "
+                    "coefficient, and read validation dumps from both steps",
+                )
+    return None
+
+
+def check_reward_parse(history: History, settings: DoctorSettings) -> Finding | None:
+    rule = settings.reward_parse
+    problems: list[tuple[int, str]] = []
+    for source, key in _by_source(history.metrics, _VAL_TIMEOUT).items():
+        for step, rate in _points(history.metrics, key):
+            if rate > rule.timeout_rate:
+                problems.append((step, f"{source}: {rate:.1%} of validation answers timed out"))
+    for step, rate in sorted(history.credit_without_answer.items()):
+        if rate > rule.credit_without_answer_rate:
+            problems.append((step, f"{rate:.1%} of responses without a readable answer got credit"))
+    if not problems:
+        return None
+    problems.sort()
+    return Finding(
+        "reward-parse",
+        problems[0][0],
+        problems[-1][0],
+        "; ".join(dict.fromkeys(text for _, text in problems[:3])),
+        "score the dumped responses by hand (python -m launch score) and fix the answer extraction or "
+        "raise reward_kwargs.math_timeout_s",
+    )
+
+
+CHECKS: dict[str, Callable[[History, DoctorSettings], Finding | None]] = {
+    "no-signal": check_no_signal,
+    "format-hacking": check_format_hacking,
+    "truncation": check_truncation,
+    "entropy-collapse": check_entropy_collapse,
+    "kl-blowup": check_kl_blowup,
+    "non-finite": check_non_finite,
+    "no-progress": check_no_progress,
+    "val-collapse": check_val_collapse,
+    "reward-parse": check_reward_parse,
+}
+
+
+def diagnose(history: History, settings: DoctorSettings | None = None) -> list[Finding]:
+    settings = settings or DoctorSettings()
+    skipped = CONTROL_EXEMPT if history.control else ()
+    found = (check(history, settings) for name, check in CHECKS.items() if name not in skipped)
+    return [finding for finding in found if finding is not None]
