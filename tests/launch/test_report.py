@@ -188,27 +188,28 @@ def test_summary_rows_and_pictures(results):
     assert "make train RECIPE=toy VARIANT=no_kl SEED=3" in summary
     rows = table_rows(summary)
     (base,) = rows["base"]
-    # variant, seeds, status, final, best@step, steps, resp len, GPU-h, tokens/s, hardware, commit, wandb
+    # variant, seeds, status, first, final, best@step, steps, resp len, GPU-h, tokens/s, hardware, commit, wandb
+    # first: each seed's first validation (0.10, 0.20, 0.00) -> 0.10 ± 0.10.
     # s2's accuracy falls from 0.40 (step 2) to 0.14 (step 4): the doctor's val-collapse, kept in the mean.
     status = "finished; doctor: s2 val-collapse @ 2-4"
-    assert base[:5] == ["base", "3 (1,2,3)", status, "38.0 ± 20.8", "40.0 ± 10.0 @ 2"]
-    assert base[5:10] == ["4", "200", "3.75", "512", "2× NVIDIA H100 80GB HBM3"]
-    assert base[10] == "0123456789"
+    assert base[:6] == ["base", "3 (1,2,3)", status, "10.0 ± 10.0", "38.0 ± 20.8", "40.0 ± 10.0 @ 2"]
+    assert base[6:11] == ["4", "200", "3.75", "512", "2× NVIDIA H100 80GB HBM3"]
+    assert base[11] == "0123456789"
     assert [row[2].split(" ")[0] for row in rows["no_kl"]] == ["finished", "oom"]
-    assert rows["no_kl"][1][3] == "—"
+    assert rows["no_kl"][1][3] == rows["no_kl"][1][4] == "—"
     (short,) = rows["short"]
-    assert short[1] == "1 (1) pilot" and short[3] == "30.0"  # last complete validation is step 2
+    assert short[1] == "1 (1) pilot" and short[4] == "30.0"  # last complete validation is step 2
     assert (
         rows["diverged"][0][2].startswith("diverged") and "doctor: non-finite @ 3" in rows["diverged"][0][2]
     )
     assert "- `toy__base__s2`:\n  - val-collapse  steps 2-4: countdown: validation accuracy 0.400" in summary
-    assert rows["crashed"][0][2].startswith("failed") and rows["crashed"][0][3] == "25.0"
+    assert rows["crashed"][0][2].startswith("failed") and rows["crashed"][0][4] == "25.0"
     assert rows["nometrics"][0][2] == "no metrics"
     assert "metrics.jsonl truncated" in summary
     names = sorted(path.name for path in paths.curves)
     assert names == ["entropy.png", "format_rate.png", "kl.png", "response_length.png", "train_score.png",
                      "val_acc.png"]  # fmt: skip
-    assert "Not plotted (no finite value in any run): `verify_rate`." in summary
+    assert "Not plotted (no finite value in any run): `verify_rate`, `search_rate`." in summary
     assert all(path.stat().st_size > 10_000 for path in paths.curves)
     assert "## Published anchors (not our runs)" in summary and "arXiv:2501.12948v1, Table 2" in summary
     assert "No rollout or validation dumps" in summary and paths.aha is None
