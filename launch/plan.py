@@ -200,6 +200,7 @@ def compile_run(
     overrides = dict(recipe.overrides)
     for patch_overrides in [*verl_patches[:2], profile.overrides, *verl_patches[2:]]:
         overrides.update(patch_overrides)
+    overrides.update(_epochs_covering_steps(overrides))
 
     template = get_template(fields["template"])
     label = overlay.label if overlay else variant
@@ -253,6 +254,16 @@ def compile_run(
         if overlay
         else _make_train_command(recipe.name, variant, seed, grid_point),
     )
+
+
+def _epochs_covering_steps(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """verl's loop runs `while epoch < total_epochs and step <= total_training_steps`: a step budget beyond
+    one epoch of data stops silently at the epoch bound (no final validation, no final checkpoint). With a step
+    budget, the steps are the limit: as many epochs as steps covers any data set of at least one batch."""
+    steps = overrides.get("trainer.total_training_steps")
+    if steps is None:
+        return {}
+    return {"trainer.total_epochs": max(int(overrides.get("trainer.total_epochs", 1)), int(steps))}
 
 
 def _make_train_command(recipe: str, variant: str, seed: int, grid_point: Mapping[str, Any]) -> str:
