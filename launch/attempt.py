@@ -69,6 +69,14 @@ def wandb_settings(plan: RunPlan, run_dir: Path, env: Mapping[str, str]) -> tupl
     return env, {"mode": mode, "run_id": run_id, "url": None, "offline_dir": offline_dir}
 
 
+def runtime_env_overrides(trainer_env: Mapping[str, str]) -> dict[str, str]:
+    """verl builds its loggers inside the TaskRunner Ray actor, whose environment is the Ray runtime env, not
+    the driver's: on a cluster joined through RAY_ADDRESS (Ray jobs, SLURM) nothing is inherited. verl merges
+    `ray_kwargs.ray_init.runtime_env` into the env it passes to `ray.init` (trainer/main_ppo.py), so the
+    attempt's settings go there, and reach every actor on every node."""
+    return {f"+ray_kwargs.ray_init.runtime_env.env_vars.{key}": value for key, value in trainer_env.items()}
+
+
 def _stage(line: str, current: str) -> str:
     for pattern, label in _STAGES:
         match = pattern.search(line)
@@ -141,16 +149,20 @@ def run_attempt(
     own_ray = base_env.get("RAY_ADDRESS", "local") in ("", "local")
     ray_dir = tempfile.mkdtemp(prefix="zl-", dir="/tmp") if own_ray else None
     wandb_env, wandb_record = wandb_settings(plan, run_dir, base_env)
-    # Ray's own temp dir for this attempt: every process that still refers to it afterwards is ours to stop.
-    command = plan.command(root, python, {"+ray_kwargs.ray_init._temp_dir": ray_dir} if ray_dir else None)
-    attempt = records.start_attempt(plan, root, command, device, wandb_record)
-    records.write_resolved_config(run_dir, plan.resolved_overrides(root))
-    env = {
-        **base_env,
+    # The number records.start_attempt gives this attempt; the command names its metrics file, so it comes first.
+    attempt = len(records.read_run_json(run_dir).get("attempts", [])) + 1
+    trainer_env = {
+        **{key: base_env[key] for key in [*plan.env, *(extra_env or {})]},
         **wandb_env,
         "VERL_FILE_LOGGER_PATH": str(run_dir / f"metrics.attempt-{attempt}.jsonl"),
-        "PYTHONUNBUFFERED": "1",
     }
+    extra = runtime_env_overrides(trainer_env)
+    if ray_dir:  # Ray's own temp dir for this attempt: every process that still refers to it is ours to stop.
+        extra["+ray_kwargs.ray_init._temp_dir"] = ray_dir
+    command = plan.command(root, python, extra)
+    records.start_attempt(plan, root, command, device, wandb_record)
+    records.write_resolved_config(run_dir, plan.resolved_overrides(root))
+    env = {**base_env, **trainer_env, "PYTHONUNBUFFERED": "1"}
     log_path = run_dir / f"stdout.attempt-{attempt}.log"
     status, reason, exit_code = "failed", None, None
     proc = subprocess.Popen(

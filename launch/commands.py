@@ -17,7 +17,7 @@ from pathlib import Path
 
 from launch import verl_config
 from launch.attempt import run_attempt
-from launch.plan import DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
+from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
 from launch.preflight import PreflightError, preflight
 from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
 from launch.validate import RunInvalid, check_data, validate_plans, validate_recipes
@@ -30,13 +30,21 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records go (default: results)")
+    parser.add_argument(
+        "--checkpoints-dir", default=CHECKPOINTS_DIR, help="where checkpoints go (default: checkpoints)"
+    )
     return parser
 
 
 def _plans(args: argparse.Namespace) -> list[RunPlan]:
     recipe = load_recipe(args.recipe)
     return compile_recipe(
-        recipe, args.variant, args.seed, data_dir=args.data_dir, results_root=args.results_dir
+        recipe,
+        args.variant,
+        args.seed,
+        data_dir=args.data_dir,
+        results_root=args.results_dir,
+        checkpoints_root=args.checkpoints_dir,
     )
 
 
@@ -157,11 +165,16 @@ def sweep_main(argv: list[str]) -> int:
         return 0
     if not args.address:
         return _fail("sweep", RecipeError("--launcher ray needs --address http://HEAD_IP:8265"))
+    from launch import ray_jobs
+
+    try:
+        for plan in plans:
+            ray_jobs.check_shared_dirs(plan, args.results_dir)
+    except ValueError as error:
+        return _fail("sweep", error)
     if args.dry_run:
         sys.stdout.write(render_plans(plans))
         return 0
-    from launch import ray_jobs
-
     for run_id, job_id in ray_jobs.submit_jobs(plans, args.address, REPO_ROOT, args.results_dir).items():
         print(f"{run_id}: Ray job {job_id} (status: ray job status --address {args.address} {job_id})")
     return 0

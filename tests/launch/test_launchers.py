@@ -4,6 +4,7 @@ real local Ray head."""
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -29,10 +30,10 @@ FAKE_TRAINER = textwrap.dedent(
     args = sys.argv[3:]
     mode = os.environ["FAKE_MODE"]
     first_step = int(os.environ.get("FAKE_FIRST_STEP", "1"))
-    ray_dir = next(a.split("=", 1)[1] for a in args if a.startswith("+ray_kwargs.ray_init._temp_dir="))
+    ray_dir = next((a.split("=", 1)[1] for a in args if a.startswith("+ray_kwargs.ray_init._temp_dir=")), None)
     print("ray init kwargs: {}", flush=True)
-    # A daemon in its own session, like Ray's raylet: only the temp-dir sweep can find it.
-    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", ray_dir], start_new_session=True)
+    if ray_dir:  # a daemon in its own session, like Ray's raylet: only the temp-dir sweep can find it
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", ray_dir], start_new_session=True)
     with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as log:
         for step in range(first_step, first_step + 2):
             log.write(json.dumps({"step": step, "data": {"critic/score/mean": step / 10}}) + "\\n")
@@ -93,6 +94,32 @@ def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path
     assert "trainer.resume_mode=auto" in record["command"]
     config = (run_dir / "config.yaml").read_text()
     assert "experiment_name: debug__default__s1" in config and "kl_loss_type: low_var_kl" in config
+
+
+def test_the_logging_settings_reach_verls_ray_actors_through_the_runtime_env(
+    tmp_path, fake_python, monkeypatch
+):
+    """On a joined cluster (Ray jobs, SLURM) verl's actors inherit nothing from the driver: compose the command
+    the attempt really ran with verl's own Hydra config and merge it the way main_ppo builds ray.init's env."""
+    from omegaconf import OmegaConf
+    from verl.trainer.constants_ppo import get_ppo_ray_runtime_env
+
+    from launch import verl_config
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")  # a cluster: the attempt starts no Ray of its own
+    plan = _debug_plan(tmp_path / "results")
+    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    command = json.loads((result.run_dir / "run.json").read_text())["command"]
+    command = command if isinstance(command, list) else shlex.split(command)
+    config = verl_config._compose_strings(command[3:])
+    runtime_env = OmegaConf.merge(get_ppo_ray_runtime_env(config), config.ray_kwargs.ray_init.runtime_env)
+    env_vars = runtime_env.env_vars
+    assert str(result.run_dir / "metrics.attempt-1.jsonl") == env_vars.VERL_FILE_LOGGER_PATH
+    assert records.wandb_run_id(plan) == env_vars.WANDB_RUN_ID and env_vars.WANDB_RESUME == "allow"
+    assert env_vars.WANDB_MODE == "offline" and str(result.run_dir) == env_vars.WANDB_DIR
+    assert env_vars.WANDB_RUN_GROUP == "debug" and env_vars.WANDB_TAGS == "default,s1"
 
 
 def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, fake_python, monkeypatch):
@@ -237,26 +264,47 @@ def _wait_for(address, job_id, timeout_s=180):
 
 def test_ray_launcher_submits_to_a_real_head_and_reads_the_status_back(ray_head, tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    plans = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))
-    # CPU-safe payload in place of verl: it proves the shipped working dir makes the reward importable.
+    dirs = {"data_dir": str(tmp_path / "data"), "checkpoints_root": str(tmp_path / "ckpt")}
+    plans = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path), **dirs)
+    # CPU-safe payload in place of verl: the shipped working dir makes the reward importable, and a driver
+    # may pass the run's environment to ray.init as verl's does (Ray refuses keys the job env also sets).
     payload = [
-        "python3",
+        sys.executable,
         "-c",
-        "import os, rewards.verl_reward as r; print('zerolab-job', os.environ['WANDB_RUN_GROUP'], r.compute_score.__name__)",
+        "import ray, rewards.verl_reward as r; "
+        "ray.init(runtime_env={'env_vars': {'WANDB_RUN_GROUP': 'countdown-3b'}}); "
+        "print('zerolab-job', r.compute_score.__name__)",
     ]
     jobs = ray_jobs.submit_jobs(plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=payload)
     job_id = jobs["countdown-3b__default__s1"]
     assert _wait_for(ray_head, job_id) == "SUCCEEDED", ray_jobs.job_logs(ray_head, job_id)
-    assert "zerolab-job countdown-3b compute_score" in ray_jobs.job_logs(ray_head, job_id)
+    assert "zerolab-job compute_score" in ray_jobs.job_logs(ray_head, job_id)
     record = json.loads(
         (tmp_path / "countdown-3b" / "runs" / "countdown-3b__default__s1" / "ray_job.json").read_text()
     )
     assert record["job_id"] == job_id and record["address"] == ray_head
+    entry = ray_jobs.attempt_entrypoint(plans[0], str(tmp_path))
+    assert entry[entry.index("--data-dir") + 1] == dirs["data_dir"]
+    assert entry[entry.index("--checkpoints-dir") + 1] == dirs["checkpoints_root"]
 
     failing = ray_jobs.submit_jobs(
         plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=["python3", "-c", "raise SystemExit(3)"]
     )
     assert _wait_for(ray_head, failing["countdown-3b__default__s1"]) == "FAILED"
+
+
+def test_ray_jobs_refuse_dirs_that_would_resolve_inside_the_jobs_temporary_copy(tmp_path):
+    plans = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))
+    with pytest.raises(
+        ValueError, match=r"--data-dir data .*DATA_DIR=.*--checkpoints-dir checkpoints .*CKPT_DIR="
+    ):
+        ray_jobs.submit_jobs(plans, "http://127.0.0.1:1", REPO_ROOT, str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "launch", "sweep", "countdown-3b", "--launcher", "ray", "--dry-run",
+         "--address", "http://127.0.0.1:1", "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert result.returncode == 1 and "--data-dir data" in result.stderr
 
 
 def test_attempt_entrypoint_runs_the_recorded_attempt_of_the_same_run():
