@@ -69,7 +69,7 @@ train: ## GPU: train one run of RECIPE on this node (VARIANT=, SEED=)
 
 sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to only print/write)
 	$(if $(filter local,$(LAUNCHER)),$(if $(DRY_RUN),,@$(REQUIRE_GPU) sweep))
-	@$(INSTALL) $(INSTALL_MODE)
+	@$(if $(filter slurm,$(LAUNCHER)),GPU_ELSEWHERE=1 $(INSTALL) gpu,$(INSTALL) $(INSTALL_MODE))
 	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(DIR_ARGS) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(DRY_RUN),--dry-run)
 
 report: install ## curves and summary.md for RECIPE from its run records in results/

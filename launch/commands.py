@@ -18,7 +18,7 @@ from pathlib import Path
 from launch import verl_config
 from launch.attempt import run_attempt
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
-from launch.preflight import PreflightError, preflight
+from launch.preflight import PreflightError, ensure_data, preflight
 from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
 from launch.validate import RunInvalid, check_data, validate_plans, validate_recipes
 
@@ -144,7 +144,9 @@ def sweep_main(argv: list[str]) -> int:
     )
     parser.add_argument("--address", help="ray: the cluster's dashboard address, e.g. http://HEAD_IP:8265")
     parser.add_argument("--partition", help="slurm: partition for the jobs")
-    parser.add_argument("--time", help="slurm: time limit per job, e.g. 24:00:00")
+    parser.add_argument("--time", help="slurm: time limit per job (default: 48:00:00)")
+    parser.add_argument("--cpus-per-task", type=int, help="slurm: CPU cores per node (default: 8 per GPU)")
+    parser.add_argument("--mem", default="0", help="slurm: memory per node (default: 0, all of it)")
     args = parser.parse_args(argv)
     try:
         plans = _plans(args)
@@ -158,7 +160,13 @@ def sweep_main(argv: list[str]) -> int:
 
         for plan in plans:
             script = slurm.write_sbatch(
-                plan, REPO_ROOT, sys.executable, partition=args.partition, time_limit=args.time
+                plan,
+                REPO_ROOT,
+                sys.executable,
+                partition=args.partition,
+                time_limit=args.time,
+                cpus_per_task=args.cpus_per_task,
+                mem=args.mem,
             )
             detail = "written (dry run)" if args.dry_run else f"submitted as SLURM job {slurm.submit(script)}"
             print(f"{plan.run_id}: {script} {detail}")
@@ -190,8 +198,10 @@ def attempt_main(argv: list[str]) -> int:
             raise RecipeError(
                 f"{args.recipe} has no run {args.run_id!r}; see: python -m launch plan {args.recipe}"
             )
-        validate_plans(plans)
-    except (RecipeError, RunInvalid) as error:
+        validate_plans(plans, check_data_files=False)
+        # A cluster job builds missing data itself (into the shared data dir) rather than fail on it.
+        ensure_data(plans[0], Path.cwd())
+    except (RecipeError, RunInvalid, PreflightError) as error:
         return _fail("attempt", error)
     result = run_attempt(plans[0], Path.cwd())
     return 0 if result.status == "finished" else 1

@@ -6,7 +6,8 @@
 #
 # Environment: VENV (default .venv; VENV=system installs into PYTHON's own site-packages, e.g. inside the
 # verlai/verl image), PYTHON (default python3), CUDA_HOME (default /usr/local/cuda: where nvcc is looked for
-# when flash-attn has to be built). Pins: requirements/pins.txt. A stamp keyed on the pins, this
+# when flash-attn has to be built), GPU_ELSEWHERE=1 (build the GPU environment on a machine without GPUs, for
+# the compute nodes of a SLURM cluster that share this filesystem). Pins: requirements/pins.txt. A stamp keyed on the pins, this
 # script, pyproject.toml, the mode and the Python version makes a second run with nothing changed a no-op.
 set -euo pipefail
 
@@ -50,7 +51,8 @@ case "$py_version" in
     *) die "Python $py_version found ('$PYTHON'); verl 0.9.1 supports Python 3.10-3.12. Set PYTHON=python3.11 (or 3.10/3.12)." ;;
 esac
 
-if [ "$mode" = gpu ] && [ "$(gpu_count)" -eq 0 ]; then
+# GPU_ELSEWHERE=1: a SLURM login node building the environment its GPU compute nodes will run.
+if [ "$mode" = gpu ] && [ "$(gpu_count)" -eq 0 ] && [ "${GPU_ELSEWHERE:-}" != 1 ]; then
     die "GPU=1 asked for the GPU-node environment, but nvidia-smi lists no GPU here. Use 'make install' for the CPU environment."
 fi
 

@@ -4,6 +4,7 @@ real local Ray head."""
 
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -176,10 +177,44 @@ def test_sbatch_scripts_pass_shellcheck_and_start_ray_across_the_profiles_nodes(
         and "#SBATCH --partition=gpu" in text
     )
     assert (
-        "ray start --head" in text
+        "ray.scripts.scripts start --head" in text
         and "launch attempt" in text
         and "--run-id countdown-ablations__size_7b__s1" in text
     )
+
+
+def test_sbatch_scripts_use_the_environments_ray_and_release_the_nodes_at_exit(tmp_path):
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))[0]
+    text = slurm.render_sbatch(plan, REPO_ROOT, "/opt/venv/bin/python")
+    lines = text.splitlines()
+    # Every Ray command runs through the environment's interpreter, never a bare `ray` from PATH.
+    assert not re.search(r"(^|[\s(])ray (start|stop)", text)
+    assert text.count("/opt/venv/bin/python -m ray.scripts.scripts") == 3
+    # The cleanup step must run beside the blocking Ray steps, or it waits for the time limit.
+    assert "srun --overlap" in next(line for line in lines if "stop --force" in line)
+    for directive in ("--cpus-per-task=8", "--mem=0", "--time=48:00:00"):
+        assert f"#SBATCH {directive}" in lines
+    assert "/opt/venv/bin/python -c 'import vllm' ||" in text  # a CPU-only env fails at once, saying so
+
+
+def test_a_cluster_attempt_builds_missing_data_before_the_trainer(tmp_path, monkeypatch):
+    from launch import commands
+
+    started = []
+
+    def trainer_stand_in(plan, root):
+        started.append(plan.run_id)
+        return attempt.AttemptResult(plan.run_id, 1, 0, "finished", None, root / plan.run_dir)
+
+    monkeypatch.setattr(commands, "run_attempt", trainer_stand_in)
+    data_dir = tmp_path / "data"
+    code = commands.attempt_main(
+        ["game24-3b", "--run-id", "game24-3b__default__s1", "--data-dir", str(data_dir),
+         "--results-dir", str(tmp_path / "results")]
+    )  # fmt: skip
+    assert (data_dir / "game24" / "base" / "train.parquet").is_file()
+    assert (data_dir / "game24" / "base" / "test.parquet").is_file()
+    assert started == ["game24-3b__default__s1"] and code == 0
 
 
 def test_dry_runs_launch_nothing(tmp_path):
