@@ -1,6 +1,7 @@
 """Runs one attempt of a planned run: verl's trainer as a child process, its output tee'd to the run's log.
 
-The attempt gets its own metrics file and, when verl starts its own Ray, its own Ray temp dir: on exit,
+The attempt gets its own metrics file and, when verl starts its own Ray, its own Ray temp dir; before and
+after it, checkpoints beyond the recipe's `max_*_ckpt_to_keep` that earlier attempts left are removed: on exit,
 failure, Ctrl-C or timeout every process that still refers to that dir (raylet, GCS, workers, which Ray starts
 in sessions of their own) is stopped, so no `ray::` process outlives the run. A timeout names the stage the
 run was in. The same function serves `launch train`, the local sweep, the SLURM job and `make smoke`.
@@ -77,6 +78,33 @@ def runtime_env_overrides(trainer_env: Mapping[str, str]) -> dict[str, str]:
     return {f"+ray_kwargs.ray_init.runtime_env.env_vars.{key}": value for key, value in trainer_env.items()}
 
 
+def prune_checkpoints(plan: RunPlan, root: Path) -> list[Path]:
+    """Removes all but the newest `global_step_N` dirs the recipe keeps; returns what it removed.
+
+    verl keeps its rotation list in memory: each relaunch forgets the checkpoints earlier attempts saved, so
+    without this up to `max_*_ckpt_to_keep` old ones per relaunch stay on disk forever. The step the resume
+    tracker names is never removed."""
+    limits = [plan.overrides.get("trainer.max_actor_ckpt_to_keep")]
+    if plan.overrides.get("algorithm.adv_estimator") == "gae":  # a critic saves beside the actor
+        limits.append(plan.overrides.get("trainer.max_critic_ckpt_to_keep"))
+    if any(limit is None for limit in limits):
+        return []  # verl keeps every checkpoint of a role without a limit: so do we
+    checkpoint_dir = root / plan.checkpoint_dir
+    steps = sorted(
+        (int(match.group(1)), path)
+        for path in checkpoint_dir.glob("global_step_*")
+        if (match := re.fullmatch(r"global_step_(\d+)", path.name)) and path.is_dir()
+    )
+    tracker = checkpoint_dir / "latest_checkpointed_iteration.txt"
+    latest = tracker.read_text().strip() if tracker.is_file() else None
+    removed = []
+    for step, path in steps[: max(0, len(steps) - max(limits))]:
+        if str(step) != latest:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def _stage(line: str, current: str) -> str:
     for pattern, label in _STAGES:
         match = pattern.search(line)
@@ -144,6 +172,9 @@ def run_attempt(
 ) -> AttemptResult:
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    prune_checkpoints(
+        plan, root
+    )  # what an earlier attempt left behind (it may have died before its own prune)
     base_env = {**os.environ, **plan.env, **(extra_env or {})}
     # verl starts its own Ray unless the run joins a cluster (SLURM and Ray jobs set RAY_ADDRESS to one).
     own_ray = base_env.get("RAY_ADDRESS", "local") in ("", "local")
@@ -204,5 +235,6 @@ def run_attempt(
             stop_processes_using(ray_dir)
             shutil.rmtree(ray_dir, ignore_errors=True)
         output.join(timeout=30)
+        prune_checkpoints(plan, root)
         records.finish_attempt(plan, root, attempt, exit_code, status, reason)
     return AttemptResult(plan.run_id, attempt, exit_code, status, reason, run_dir)

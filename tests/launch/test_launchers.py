@@ -2,6 +2,7 @@
 stable plans, sbatch scripts checked by shellcheck, dry runs that launch nothing, and Ray jobs submitted to a
 real local Ray head."""
 
+import dataclasses
 import json
 import os
 import re
@@ -27,7 +28,7 @@ VENV_BIN = Path(sys.executable).parent
 # Stands in for `python -m verl.trainer.main_ppo`: logs like verl's file logger, then behaves as FAKE_MODE says.
 FAKE_TRAINER = textwrap.dedent(
     """\
-    import json, os, subprocess, sys, time
+    import json, os, shutil, subprocess, sys, time
     args = sys.argv[3:]
     mode = os.environ["FAKE_MODE"]
     first_step = int(os.environ.get("FAKE_FIRST_STEP", "1"))
@@ -35,10 +36,18 @@ FAKE_TRAINER = textwrap.dedent(
     print("ray init kwargs: {}", flush=True)
     if ray_dir:  # a daemon in its own session, like Ray's raylet: only the temp-dir sweep can find it
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", ray_dir], start_new_session=True)
+    setting = {k: v.strip("'") for k, v in (a.split("=", 1) for a in args if "=" in a)}
+    ckpt_dir, keep, saved = setting["trainer.default_local_dir"], int(setting["trainer.max_actor_ckpt_to_keep"]), []
     with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as log:
         for step in range(first_step, first_step + 2):
             log.write(json.dumps({"step": step, "data": {"critic/score/mean": step / 10}}) + "\\n")
             print(f"step:{step} - critic/score/mean:{step / 10}", flush=True)
+            # A checkpoint per step, rotated as verl does: only among this process's own saves.
+            os.makedirs(f"{ckpt_dir}/global_step_{step}/actor", exist_ok=True)
+            open(f"{ckpt_dir}/latest_checkpointed_iteration.txt", "w").write(str(step))
+            saved.append(f"{ckpt_dir}/global_step_{step}")
+            if len(saved) > keep:
+                shutil.rmtree(saved.pop(0))
     if mode == "oom":
         print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True)
         sys.exit(1)
@@ -60,7 +69,10 @@ def fake_python(tmp_path):
 
 
 def _debug_plan(results_root):
-    return compile_recipe(load_recipe("debug"), results_root=str(results_root))[0]
+    checkpoints = str(Path(results_root).parent / "checkpoints")
+    return compile_recipe(load_recipe("debug"), results_root=str(results_root), checkpoints_root=checkpoints)[
+        0
+    ]
 
 
 def _survivors(ray_dir_prefix: str) -> list[psutil.Process]:
@@ -121,6 +133,20 @@ def test_the_logging_settings_reach_verls_ray_actors_through_the_runtime_env(
     assert records.wandb_run_id(plan) == env_vars.WANDB_RUN_ID and env_vars.WANDB_RESUME == "allow"
     assert env_vars.WANDB_MODE == "offline" and str(result.run_dir) == env_vars.WANDB_DIR
     assert env_vars.WANDB_RUN_GROUP == "debug" and env_vars.WANDB_TAGS == "default,s1"
+
+
+def test_a_relaunch_prunes_the_checkpoints_verls_rotation_forgot(tmp_path, fake_python, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    plan = _debug_plan(tmp_path / "results")
+    plan = dataclasses.replace(plan, overrides={**plan.overrides, "trainer.max_actor_ckpt_to_keep": 1})
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    monkeypatch.setenv("FAKE_FIRST_STEP", "3")
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    # verl's second process rotated only its own saves (3, 4) and never knew of step 2.
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("debug/*/global_step_*")) == [
+        "global_step_4"
+    ]
 
 
 def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, fake_python, monkeypatch):
