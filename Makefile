@@ -10,10 +10,12 @@ RECIPE ?= countdown-3b
 VARIANT ?=
 SEED ?=
 LAUNCHER ?= local
-# ray launcher: the cluster's dashboard, e.g. http://HEAD_IP:8265; RESULTS_DIR on storage the cluster shares
+# ray launcher: the cluster's dashboard, e.g. http://HEAD_IP:8265; RESULTS_DIR, DATA_DIR and CKPT_DIR must then
+# be absolute paths on storage every node shares (a Ray job runs in a temporary copy of the repo)
 ADDRESS ?=
 RESULTS_DIR ?= results
 DATA_DIR ?= data
+CKPT_DIR ?= checkpoints
 MODEL ?=
 TASK ?= countdown
 TEMPLATE ?= base
@@ -27,6 +29,7 @@ INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) requirements/install.sh
 INSTALL_MODE := $(if $(GPU),gpu,auto)
 REQUIRE_GPU := requirements/install.sh require-gpu
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED))
+DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
 .PHONY: help install test lint fmt data smoke mini validate plan train sweep report doctor eval eval-checkpoints bench countdown-3b clean-env
 
@@ -67,12 +70,12 @@ plan: install ## print run ids and full verl commands of RECIPE (VARIANT=, SEED=
 train: ## GPU: train one run of RECIPE on this node (VARIANT=, SEED=)
 	@$(REQUIRE_GPU) train
 	@$(INSTALL) $(INSTALL_MODE)
-	$(PY) -m launch train $(RECIPE) $(RUN_ARGS)
+	$(PY) -m launch train $(RECIPE) $(RUN_ARGS) $(DIR_ARGS)
 
 sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to only print/write)
 	$(if $(filter local,$(LAUNCHER)),$(if $(DRY_RUN),,@$(REQUIRE_GPU) sweep))
-	@$(INSTALL) $(INSTALL_MODE)
-	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) --results-dir $(RESULTS_DIR) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(DRY_RUN),--dry-run)
+	@$(if $(filter slurm,$(LAUNCHER)),GPU_ELSEWHERE=1 $(INSTALL) gpu,$(INSTALL) $(INSTALL_MODE))
+	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(DIR_ARGS) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(DRY_RUN),--dry-run)
 
 report: install ## curves and summary.md for RECIPE from its run records in results/
 	$(PY) -m launch report $(RECIPE)

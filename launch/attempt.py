@@ -1,6 +1,7 @@
 """Runs one attempt of a planned run: verl's trainer as a child process, its output tee'd to the run's log.
 
-The attempt gets its own metrics file and, when verl starts its own Ray, its own Ray temp dir: on exit,
+The attempt gets its own metrics file and, when verl starts its own Ray, its own Ray temp dir; before and
+after it, checkpoints beyond the recipe's `max_*_ckpt_to_keep` that earlier attempts left are removed: on exit,
 failure, Ctrl-C or timeout every process that still refers to that dir (raylet, GCS, workers, which Ray starts
 in sessions of their own) is stopped, so no `ray::` process outlives the run. A timeout names the stage the
 run was in. The run doctor (launch/doctor_live.py) checks the metrics as they arrive and prints an alarm the
@@ -71,6 +72,41 @@ def wandb_settings(plan: RunPlan, run_dir: Path, env: Mapping[str, str]) -> tupl
     env = {"WANDB_MODE": mode, "WANDB_RUN_ID": run_id, "WANDB_RESUME": "allow", "WANDB_DIR": str(run_dir)}
     offline_dir = str(run_dir / "wandb") if mode == "offline" else None
     return env, {"mode": mode, "run_id": run_id, "url": None, "offline_dir": offline_dir}
+
+
+def runtime_env_overrides(trainer_env: Mapping[str, str]) -> dict[str, str]:
+    """verl builds its loggers inside the TaskRunner Ray actor, whose environment is the Ray runtime env, not
+    the driver's: on a cluster joined through RAY_ADDRESS (Ray jobs, SLURM) nothing is inherited. verl merges
+    `ray_kwargs.ray_init.runtime_env` into the env it passes to `ray.init` (trainer/main_ppo.py), so the
+    attempt's settings go there, and reach every actor on every node."""
+    return {f"+ray_kwargs.ray_init.runtime_env.env_vars.{key}": value for key, value in trainer_env.items()}
+
+
+def prune_checkpoints(plan: RunPlan, root: Path) -> list[Path]:
+    """Removes all but the newest `global_step_N` dirs the recipe keeps; returns what it removed.
+
+    verl keeps its rotation list in memory: each relaunch forgets the checkpoints earlier attempts saved, so
+    without this up to `max_*_ckpt_to_keep` old ones per relaunch stay on disk forever. The step the resume
+    tracker names is never removed."""
+    limits = [plan.overrides.get("trainer.max_actor_ckpt_to_keep")]
+    if plan.overrides.get("algorithm.adv_estimator") == "gae":  # a critic saves beside the actor
+        limits.append(plan.overrides.get("trainer.max_critic_ckpt_to_keep"))
+    if any(limit is None for limit in limits):
+        return []  # verl keeps every checkpoint of a role without a limit: so do we
+    checkpoint_dir = root / plan.checkpoint_dir
+    steps = sorted(
+        (int(match.group(1)), path)
+        for path in checkpoint_dir.glob("global_step_*")
+        if (match := re.fullmatch(r"global_step_(\d+)", path.name)) and path.is_dir()
+    )
+    tracker = checkpoint_dir / "latest_checkpointed_iteration.txt"
+    latest = tracker.read_text().strip() if tracker.is_file() else None
+    removed = []
+    for step, path in steps[: max(0, len(steps) - max(limits))]:
+        if str(step) != latest:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _stage(line: str, current: str) -> str:
@@ -148,21 +184,28 @@ def run_attempt(
 ) -> AttemptResult:
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    prune_checkpoints(
+        plan, root
+    )  # what an earlier attempt left behind (it may have died before its own prune)
     base_env = {**os.environ, **plan.env, **(extra_env or {})}
     # verl starts its own Ray unless the run joins a cluster (SLURM and Ray jobs set RAY_ADDRESS to one).
     own_ray = base_env.get("RAY_ADDRESS", "local") in ("", "local")
     ray_dir = tempfile.mkdtemp(prefix="zl-", dir="/tmp") if own_ray else None
     wandb_env, wandb_record = wandb_settings(plan, run_dir, base_env)
-    # Ray's own temp dir for this attempt: every process that still refers to it afterwards is ours to stop.
-    command = plan.command(root, python, {"+ray_kwargs.ray_init._temp_dir": ray_dir} if ray_dir else None)
-    attempt = records.start_attempt(plan, root, command, device, wandb_record)
-    records.write_resolved_config(run_dir, plan.resolved_overrides(root))
-    env = {
-        **base_env,
+    # The number records.start_attempt gives this attempt; the command names its metrics file, so it comes first.
+    attempt = len(records.read_run_json(run_dir).get("attempts", [])) + 1
+    trainer_env = {
+        **{key: base_env[key] for key in [*plan.env, *(extra_env or {})]},
         **wandb_env,
         "VERL_FILE_LOGGER_PATH": str(run_dir / f"metrics.attempt-{attempt}.jsonl"),
-        "PYTHONUNBUFFERED": "1",
     }
+    extra = runtime_env_overrides(trainer_env)
+    if ray_dir:  # Ray's own temp dir for this attempt: every process that still refers to it is ours to stop.
+        extra["+ray_kwargs.ray_init._temp_dir"] = ray_dir
+    command = plan.command(root, python, extra)
+    records.start_attempt(plan, root, command, device, wandb_record)
+    records.write_resolved_config(run_dir, plan.resolved_overrides(root))
+    env = {**base_env, **trainer_env, "PYTHONUNBUFFERED": "1"}
     log_path = run_dir / f"stdout.attempt-{attempt}.log"
     status, reason, exit_code = "failed", None, None
     doctor = LiveDoctor(run_dir, plan.recipe.doctor)
@@ -209,6 +252,7 @@ def run_attempt(
             stop_processes_using(ray_dir)
             shutil.rmtree(ray_dir, ignore_errors=True)
         output.join(timeout=30)
+        prune_checkpoints(plan, root)
         records.finish_attempt(plan, root, attempt, exit_code, status, reason)
         # After the attempt: what only its end shows (no-progress), and the findings kept in run.json.
         _announce(doctor.final_check(), ())

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from launch import verl_config
 from launch.attempt import run_attempt
-from launch.plan import DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
-from launch.preflight import PreflightError, preflight
+from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
+from launch.preflight import PreflightError, ensure_data, preflight
 from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
 from launch.validate import RunInvalid, check_data, validate_plans, validate_recipes
 
@@ -32,13 +32,21 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records go (default: results)")
+    parser.add_argument(
+        "--checkpoints-dir", default=CHECKPOINTS_DIR, help="where checkpoints go (default: checkpoints)"
+    )
     return parser
 
 
 def _plans(args: argparse.Namespace) -> list[RunPlan]:
     recipe = load_recipe(args.recipe)
     return compile_recipe(
-        recipe, args.variant, args.seed, data_dir=args.data_dir, results_root=args.results_dir
+        recipe,
+        args.variant,
+        args.seed,
+        data_dir=args.data_dir,
+        results_root=args.results_dir,
+        checkpoints_root=args.checkpoints_dir,
     )
 
 
@@ -138,7 +146,9 @@ def sweep_main(argv: list[str]) -> int:
     )
     parser.add_argument("--address", help="ray: the cluster's dashboard address, e.g. http://HEAD_IP:8265")
     parser.add_argument("--partition", help="slurm: partition for the jobs")
-    parser.add_argument("--time", help="slurm: time limit per job, e.g. 24:00:00")
+    parser.add_argument("--time", help="slurm: time limit per job (default: 48:00:00)")
+    parser.add_argument("--cpus-per-task", type=int, help="slurm: CPU cores per node (default: 8 per GPU)")
+    parser.add_argument("--mem", default="0", help="slurm: memory per node (default: 0, all of it)")
     args = parser.parse_args(argv)
     try:
         plans = _plans(args)
@@ -152,18 +162,29 @@ def sweep_main(argv: list[str]) -> int:
 
         for plan in plans:
             script = slurm.write_sbatch(
-                plan, REPO_ROOT, sys.executable, partition=args.partition, time_limit=args.time
+                plan,
+                REPO_ROOT,
+                sys.executable,
+                partition=args.partition,
+                time_limit=args.time,
+                cpus_per_task=args.cpus_per_task,
+                mem=args.mem,
             )
             detail = "written (dry run)" if args.dry_run else f"submitted as SLURM job {slurm.submit(script)}"
             print(f"{plan.run_id}: {script} {detail}")
         return 0
     if not args.address:
         return _fail("sweep", RecipeError("--launcher ray needs --address http://HEAD_IP:8265"))
+    from launch import ray_jobs
+
+    try:
+        for plan in plans:
+            ray_jobs.check_shared_dirs(plan, args.results_dir)
+    except ValueError as error:
+        return _fail("sweep", error)
     if args.dry_run:
         sys.stdout.write(render_plans(plans))
         return 0
-    from launch import ray_jobs
-
     for run_id, job_id in ray_jobs.submit_jobs(plans, args.address, REPO_ROOT, args.results_dir).items():
         print(f"{run_id}: Ray job {job_id} (status: ray job status --address {args.address} {job_id})")
     return 0
@@ -179,8 +200,10 @@ def attempt_main(argv: list[str]) -> int:
             raise RecipeError(
                 f"{args.recipe} has no run {args.run_id!r}; see: python -m launch plan {args.recipe}"
             )
-        validate_plans(plans)
-    except (RecipeError, RunInvalid) as error:
+        validate_plans(plans, check_data_files=False)
+        # A cluster job builds missing data itself (into the shared data dir) rather than fail on it.
+        ensure_data(plans[0], Path.cwd())
+    except (RecipeError, RunInvalid, PreflightError) as error:
         return _fail("attempt", error)
     result = run_attempt(plans[0], Path.cwd())
     return 0 if result.status == "finished" else 1

@@ -27,11 +27,11 @@ REWARD_FUNCTION = "compute_score"
 DATA_DIR = "data"
 RESULTS_DIR = "results"
 CHECKPOINTS_DIR = "checkpoints"
-# Every seed a GRPO run draws on: data order, rollout sampling, FSDP init (dropout), mini-batch shuffling.
+# Every seed a GRPO run draws on under verl's v1 trainer: data order, rollout sampling, mini-batch shuffling.
+# (fsdp_config.seed is read only with full determinism: launch.verl_config.DEAD_UNDER_V1.)
 SEED_KEYS = (
     "data.seed",
     "actor_rollout_ref.rollout.seed",
-    "actor_rollout_ref.actor.fsdp_config.seed",
     "actor_rollout_ref.actor.data_loader_seed",
 )
 PATH_KEYS = (
@@ -205,6 +205,7 @@ def compile_run(
     overrides = dict(recipe.overrides)
     for patch_overrides in [*verl_patches[:2], profile.overrides, *verl_patches[2:]]:
         overrides.update(patch_overrides)
+    overrides.update(_epochs_covering_steps(overrides))
 
     template = get_template(fields["template"])
     label = overlay.label if overlay and overlay.label else variant
@@ -258,6 +259,16 @@ def compile_run(
         if overlay
         else _make_train_command(recipe.name, variant, seed, grid_point),
     )
+
+
+def _epochs_covering_steps(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """verl's loop runs `while epoch < total_epochs and step <= total_training_steps`: a step budget beyond
+    one epoch of data stops silently at the epoch bound (no final validation, no final checkpoint). With a step
+    budget, the steps are the limit: as many epochs as steps covers any data set of at least one batch."""
+    steps = overrides.get("trainer.total_training_steps")
+    if steps is None:
+        return {}
+    return {"trainer.total_epochs": max(int(overrides.get("trainer.total_epochs", 1)), int(steps))}
 
 
 def _make_train_command(recipe: str, variant: str, seed: int, grid_point: Mapping[str, Any]) -> str:

@@ -14,12 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from launch.estimate import checkpoint_bytes
 from launch.plan import RunPlan
 from launch.validate import check_data, data_build_command
 from launch.verl_config import is_available_offline
 
-# fp32 master weights + two Adam moments + bf16 weights, per parameter, rounded up: an FSDP checkpoint.
-CHECKPOINT_BYTES_PER_PARAM = 16
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*[bB]\b|(\d+(?:\.\d+)?)[bB](?:-|$)")
 
 
@@ -81,15 +80,15 @@ def check_disk(plan: RunPlan, root: Path) -> None:
     billions = parameter_billions(plan.model)
     if billions is None:
         return
-    keep = plan.overrides.get("trainer.max_actor_ckpt_to_keep") or 1
-    needed = billions * 1e9 * CHECKPOINT_BYTES_PER_PARAM * keep
+    needed = checkpoint_bytes(plan, billions)
     target = root / plan.checkpoint_dir
     existing = next(p for p in [target, *target.parents] if p.exists())
     free = shutil.disk_usage(existing).free
     if free < needed:
         raise PreflightError(
-            f"{plan.run_id}: checkpoints of a {billions:g}B model need about {needed / 1e9:.0f} GB "
-            f"({keep} kept), {free / 1e9:.0f} GB free under {existing}; free space or lower trainer.max_actor_ckpt_to_keep"
+            f"{plan.run_id}: the checkpoints it keeps (actor, and critic if any) of a {billions:g}B model need "
+            f"about {needed / 1e9:.0f} GB, {free / 1e9:.0f} GB free under {existing}; free space or lower "
+            "trainer.max_actor_ckpt_to_keep / trainer.max_critic_ckpt_to_keep"
         )
 
 

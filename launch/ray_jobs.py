@@ -1,12 +1,15 @@
 """Submits runs as Ray jobs to an existing (multi-node) Ray cluster and reads their status back.
 
 Each job ships this repo as its working dir (so `rewards/verl_reward.py` imports on every node), minus the
-environment, data and outputs, and runs the run's attempt on the cluster, which records it under
-`--results-dir` (give a path on storage the cluster shares to keep the records). Start the cluster by hand:
-`ray start --head` on one node, `ray start --address=HEAD_IP:6379` on the others; the address to pass here is
-the head's dashboard, `http://HEAD_IP:8265`.
+environment, data and outputs, and runs the run's attempt on the cluster. The job runs in a temporary copy
+of the repo, so the data, checkpoint and results dirs must be absolute paths on storage every node shares:
+relative ones would point into that copy (no data; checkpoints lost, so a relaunch starts over). Start the
+cluster by hand: `ray start --head --dashboard-host=0.0.0.0` on one node (the dashboard listens on localhost
+only otherwise), `ray start --address=HEAD_IP:6379` on the others; the address to pass here is the head's
+dashboard, `http://HEAD_IP:8265`.
 
-    python -m launch sweep countdown-ablations --launcher ray --address http://HEAD_IP:8265
+    python -m launch sweep countdown-ablations --launcher ray --address http://HEAD_IP:8265 \
+        --data-dir /shared/zerolab/data --checkpoints-dir /shared/zerolab/checkpoints --results-dir /shared/zerolab/results
 """
 
 from __future__ import annotations
@@ -32,11 +35,30 @@ WORKING_DIR_EXCLUDES = [
 ]
 
 
+def check_shared_dirs(plan: RunPlan, results_dir: str) -> None:
+    """Raises ValueError naming each dir a job would resolve inside its temporary copy of the repo."""
+    dirs = [
+        ("--data-dir", "DATA_DIR", plan.data_dir),
+        ("--checkpoints-dir", "CKPT_DIR", plan.checkpoints_root),
+        ("--results-dir", "RESULTS_DIR", results_dir),
+    ]
+    relative = [
+        f"{flag} {value} (make sweep {var}=/shared/...)"
+        for flag, var, value in dirs
+        if not Path(value).is_absolute()
+    ]
+    if relative:
+        raise ValueError(
+            "a Ray job runs in a temporary copy of the repo without data/, and whatever it writes there is lost: "
+            f"give absolute paths on storage every node shares for {'; '.join(relative)}"
+        )
+
+
 def attempt_entrypoint(plan: RunPlan, results_dir: str) -> list[str]:
     recipe = plan.recipe.path.relative_to(plan.recipe.path.parents[1])
     return [
         "python3", "-m", "launch", "attempt", str(recipe), "--run-id", plan.run_id,
-        "--data-dir", plan.data_dir, "--results-dir", results_dir,
+        "--data-dir", plan.data_dir, "--checkpoints-dir", plan.checkpoints_root, "--results-dir", results_dir,
     ]  # fmt: skip
 
 
@@ -50,17 +72,17 @@ def submit_jobs(
     """Submits one job per run (or `entrypoint` instead of the attempt, for tests); returns run id -> job id."""
     from ray.job_submission import JobSubmissionClient
 
+    for plan in plans:
+        check_shared_dirs(plan, results_dir)
     client = JobSubmissionClient(address)
     submitted = {}
     for plan in plans:
         command = list(entrypoint) if entrypoint else attempt_entrypoint(plan, results_dir)
         job_id = client.submit_job(
             entrypoint=" ".join(shlex.quote(arg) for arg in command),
-            runtime_env={
-                "working_dir": str(root),
-                "excludes": WORKING_DIR_EXCLUDES,
-                "env_vars": dict(plan.env),
-            },
+            # No env_vars: the attempt passes the run's environment to verl's ray.init itself
+            # (launch.attempt.runtime_env_overrides), and Ray refuses a key set by both the job and ray.init.
+            runtime_env={"working_dir": str(root), "excludes": WORKING_DIR_EXCLUDES},
             metadata={"zerolab_run_id": plan.run_id, "zerolab_recipe": plan.recipe.name},
         )
         submitted[plan.run_id] = job_id

@@ -36,6 +36,7 @@ PROFILE_KNOBS = {
     "log_prob_micro_batch_size_per_gpu",
     "forward_micro_batch_size_per_gpu",
     "ppo_max_token_len_per_gpu",
+    "ppo_infer_max_token_len_per_gpu",
     "log_prob_max_token_len_per_gpu",
     "forward_max_token_len_per_gpu",
     "param_offload",

@@ -18,10 +18,20 @@ from launch.plan import RunPlan
 RAY_PORT = 6379
 # Seconds for `ray start` to come up on a node before the next step relies on it.
 RAY_START_WAIT_S = 20
+# Many clusters default to a short time limit that would end a run mid-training: ask for one explicitly.
+DEFAULT_TIME_LIMIT = "48:00:00"
+# Ray's workers, vLLM's engine and verl's data loaders all want cores; 8 per GPU is what common GPU nodes have.
+DEFAULT_CPUS_PER_GPU = 8
 
 
 def render_sbatch(
-    plan: RunPlan, root: Path, python: str, partition: str | None = None, time_limit: str | None = None
+    plan: RunPlan,
+    root: Path,
+    python: str,
+    partition: str | None = None,
+    time_limit: str | None = None,
+    cpus_per_task: int | None = None,
+    mem: str = "0",
 ) -> str:
     nodes = int(plan.overrides.get("trainer.nnodes", 1))
     gpus = int(plan.overrides.get("trainer.n_gpus_per_node", 1))
@@ -31,43 +41,47 @@ def render_sbatch(
         f"--nodes={nodes}",
         "--ntasks-per-node=1",
         f"--gpus-per-node={gpus}",
+        f"--cpus-per-task={cpus_per_task or DEFAULT_CPUS_PER_GPU * gpus}",
+        # 0: all of each node's memory (the job holds the nodes exclusively anyway).
+        f"--mem={mem}",
+        f"--time={time_limit or DEFAULT_TIME_LIMIT}",
         "--exclusive",
         f"--output={run_dir}/slurm-%j.log",
         *([f"--partition={partition}"] if partition else []),
-        *([f"--time={time_limit}"] if time_limit else []),
     ]
     attempt = [
-        python,
-        "-m",
-        "launch",
-        "attempt",
-        str(plan.recipe.path),
-        "--run-id",
-        plan.run_id,
-        "--data-dir",
-        plan.data_dir,
-    ]
+        python, "-m", "launch", "attempt", str(plan.recipe.path), "--run-id", plan.run_id,
+        "--data-dir", plan.data_dir, "--checkpoints-dir", plan.checkpoints_root,
+        "--results-dir", plan.results_root,
+    ]  # fmt: skip
+    # The environment's own Ray CLI, run by its interpreter: a bare `ray` may be missing or another install.
+    ray = f"{shlex.quote(python)} -m ray.scripts.scripts"
     lines = [
         "#!/usr/bin/env bash",
         f"# ZeroLab run {plan.run_id} (recipe {plan.recipe.name}); written by `python -m launch sweep --launcher slurm`.",
         *(f"#SBATCH {d}" for d in directives),
         "set -euo pipefail",
         f"cd {shlex.quote(str(root))}",
+        f"{shlex.quote(python)} -c 'import vllm' || {{ echo 'zerolab: {python} has no vLLM: build the GPU "
+        "environment for the compute nodes (make install GPU=1 on a login node)' >&2; exit 1; }",
         'mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
         "head_node=${nodes[0]}",
         "head_ip=$(srun --nodes=1 --ntasks=1 -w \"$head_node\" hostname --ip-address | awk '{print $1}')",
         f'export RAY_ADDRESS="$head_ip:{RAY_PORT}"',
         "cleanup() {",
-        '    srun --nodes="$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 ray stop --force >/dev/null 2>&1 || true',
+        # --overlap: the Ray steps below hold the nodes until the time limit; without it this step waits behind them.
+        f'    srun --overlap --nodes="$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 {ray} stop --force >/dev/null 2>&1 || true',
         "}",
         "trap cleanup EXIT",
-        f'srun --nodes=1 --ntasks=1 -w "$head_node" ray start --head --node-ip-address="$head_ip" --port={RAY_PORT} '
-        f"--num-gpus={gpus} --block &",
+        f'srun --nodes=1 --ntasks=1 -w "$head_node" {ray} start --head --node-ip-address="$head_ip" --port={RAY_PORT} '
+        f'--num-cpus="$SLURM_CPUS_PER_TASK" --num-gpus={gpus} --block &',
         f"sleep {RAY_START_WAIT_S}",
         'for node in "${nodes[@]:1}"; do',
-        f'    srun --nodes=1 --ntasks=1 -w "$node" ray start --address="$RAY_ADDRESS" --num-gpus={gpus} --block &',
+        f'    srun --nodes=1 --ntasks=1 -w "$node" {ray} start --address="$RAY_ADDRESS" '
+        f'--num-cpus="$SLURM_CPUS_PER_TASK" --num-gpus={gpus} --block &',
         "done",
         f"sleep {RAY_START_WAIT_S}",
+        # The attempt builds missing data (python -m data_prep --if-missing) before the trainer starts.
         " ".join(shlex.quote(arg) for arg in attempt),
         "",
     ]

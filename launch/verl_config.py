@@ -1,8 +1,8 @@
 """Checks every override ZeroLab passes to verl against the pinned verl's own Hydra schema, offline.
 
 A key verl does not know is an error naming it (with the closest real keys); a key verl 0.9.1 still parses
-but silently ignores (the legacy top-level reward blocks, global micro batch sizes) is an error naming its
-replacement; then verl's own `validate_config` runs, and the advantage estimator and rollout names are
+but silently ignores (the legacy top-level reward blocks, global micro batch sizes, keys the v1 trainer never
+reads) is an error naming its replacement; then verl's own `validate_config` runs, and the advantage estimator and rollout names are
 looked up in verl's registries. Nothing here needs a GPU.
 
     python -m launch validate            # runs this over every run of every shipped recipe
@@ -44,6 +44,21 @@ DEPRECATED_KEYS = {
     "critic.ppo_micro_batch_size": "critic.ppo_micro_batch_size_per_gpu",
     "critic.forward_micro_batch_size": "critic.forward_micro_batch_size_per_gpu",
     "data.val_batch_size": "nothing (validation data is sent to the rollout engine whole)",
+}
+# Keys verl 0.9.1's v1 trainer (trainer.use_v1=true, the default) composes but never reads: setting one
+# changes nothing, so each is an error naming what takes effect (trainer/ppo/v1/, workers/engine/).
+DEAD_UNDER_V1 = {
+    "actor_rollout_ref.rollout.val_kwargs.do_sample": (
+        "actor_rollout_ref.rollout.val_kwargs.temperature (the v1 agent loop samples validation with it; 0 is greedy)"
+    ),
+    "critic.ppo_max_token_len_per_gpu": (
+        "+critic.ppo_infer_max_token_len_per_gpu (v1 sizes the critic's training and inference micro batches from it)"
+    ),
+    "critic.forward_max_token_len_per_gpu": "+critic.ppo_infer_max_token_len_per_gpu",
+    "actor_rollout_ref.actor.fsdp_config.seed": (
+        "data.seed, actor_rollout_ref.rollout.seed and actor_rollout_ref.actor.data_loader_seed (the engine reads "
+        "fsdp_config.seed only with fsdp_config.full_determinism=true)"
+    ),
 }
 # Estimators that normalise within a group of samples of the same prompt: one sample per prompt is no group.
 GROUP_ESTIMATORS = {"grpo", "grpo_passk", "grpo_vectorized", "rloo", "rloo_vectorized", "opo", "gpg"}
@@ -104,8 +119,14 @@ def to_hydra_overrides(overrides: Mapping[str, Any]) -> list[str]:
 
 
 def reject_ignored_keys(overrides: Mapping[str, Any]) -> None:
+    deterministic = overrides.get("actor_rollout_ref.actor.fsdp_config.full_determinism") is True
     for raw_key in overrides:
         key = raw_key.lstrip("+~")
+        if key in DEAD_UNDER_V1 and not (deterministic and key.endswith("fsdp_config.seed")):
+            raise VerlConfigError(
+                f"'{raw_key}' is never read by verl {PINNED_VERL_VERSION}'s v1 trainer; what takes effect: "
+                f"{DEAD_UNDER_V1[key]}"
+            )
         if key in DEPRECATED_KEYS:
             raise VerlConfigError(
                 f"'{raw_key}' is deprecated in verl {PINNED_VERL_VERSION}; use {DEPRECATED_KEYS[key]}"

@@ -5,7 +5,9 @@
 #   requirements/install.sh require-gpu TARGET exit 1, before any download, when this machine has no NVIDIA GPU
 #
 # Environment: VENV (default .venv; VENV=system installs into PYTHON's own site-packages, e.g. inside the
-# verlai/verl image), PYTHON (default python3). Pins: requirements/pins.txt. A stamp keyed on the pins, this
+# verlai/verl image), PYTHON (default python3), CUDA_HOME (default /usr/local/cuda: where nvcc is looked for
+# when flash-attn has to be built), GPU_ELSEWHERE=1 (build the GPU environment on a machine without GPUs, for
+# the compute nodes of a SLURM cluster that share this filesystem). Pins: requirements/pins.txt. A stamp keyed on the pins, this
 # script, pyproject.toml, the mode and the Python version makes a second run with nothing changed a no-op.
 set -euo pipefail
 
@@ -49,7 +51,8 @@ case "$py_version" in
     *) die "Python $py_version found ('$PYTHON'); verl 0.9.1 supports Python 3.10-3.12. Set PYTHON=python3.11 (or 3.10/3.12)." ;;
 esac
 
-if [ "$mode" = gpu ] && [ "$(gpu_count)" -eq 0 ]; then
+# GPU_ELSEWHERE=1: a SLURM login node building the environment its GPU compute nodes will run.
+if [ "$mode" = gpu ] && [ "$(gpu_count)" -eq 0 ] && [ "${GPU_ELSEWHERE:-}" != 1 ]; then
     die "GPU=1 asked for the GPU-node environment, but nvidia-smi lists no GPU here. Use 'make install' for the CPU environment."
 fi
 
@@ -73,6 +76,26 @@ if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_key" ]; then
     exit 0
 fi
 
+# flash-attn (pinned by verl[fsdp]) has only a source distribution on the package index, and its build
+# imports torch: pip's isolated build fails with "No module named 'torch'". So the GPU install puts torch in
+# first and builds flash-attn against it without isolation, which needs nvcc. Check for nvcc before any download.
+flash_attn_pin=$(grep -E '^flash-attn==' requirements/pins.txt)
+torch_pin=$(grep -E '^torch==' requirements/gpu.txt)
+has_flash_attn() {
+    [ -x "$1" ] || command -v "$1" >/dev/null 2>&1 || return 1
+    "$1" -c 'import flash_attn' >/dev/null 2>&1
+}
+needs_flash_attn_build() {
+    [ "$mode" = gpu ] && ! has_flash_attn "$python_bin" && ! has_flash_attn "$PYTHON"
+}
+if needs_flash_attn_build; then
+    if ! command -v nvcc >/dev/null 2>&1 && [ ! -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
+        die "$flash_attn_pin (required by verl[fsdp]) is built from source on this node and needs the CUDA compiler, but there is no nvcc on PATH or in ${CUDA_HOME:-/usr/local/cuda}/bin. Either
+  install the CUDA toolkit (nvcc; e.g. apt-get install cuda-toolkit, or set CUDA_HOME to its directory), or
+  run inside the official image, which has flash-attn built: docker run --gpus all -it verlai/verl:vllm024.latest, then VENV=system make install"
+    fi
+fi
+
 if [ "$VENV" != system ] && [ ! -x "$python_bin" ]; then
     venv_flags=()
     # Inside the verlai/verl image the GPU stack is already in the system Python: reuse it, install only what is missing.
@@ -87,6 +110,13 @@ fi
 echo "install: $mode environment from $requirements into $VENV (pins: requirements/pins.txt)"
 pip_log=$(mktemp)
 trap 'rm -f "$pip_log"' EXIT
+if [ "$mode" = gpu ] && ! has_flash_attn "$python_bin"; then
+    echo "install: $torch_pin first, then $flash_attn_pin built against it (--no-build-isolation)"
+    "$python_bin" -m pip install --disable-pip-version-check -c requirements/pins.txt "$torch_pin" packaging ninja wheel setuptools ||
+        die "pip could not install $torch_pin (see the log above)"
+    "$python_bin" -m pip install --disable-pip-version-check --no-build-isolation -c requirements/pins.txt "$flash_attn_pin" ||
+        die "building $flash_attn_pin failed (see the log above); the verlai/verl:vllm024.latest image ships it built"
+fi
 # This project's machines configure extra local indexes that print a warning per package; keep the log readable.
 if ! "$python_bin" -m pip install --disable-pip-version-check -r "$requirements" 2>&1 |
     tee "$pip_log" | grep -v --line-buffered "is ignored: it is neither a file nor a directory"; then

@@ -2,8 +2,11 @@
 stable plans, sbatch scripts checked by shellcheck, dry runs that launch nothing, and Ray jobs submitted to a
 real local Ray head."""
 
+import dataclasses
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -25,14 +28,16 @@ VENV_BIN = Path(sys.executable).parent
 # Stands in for `python -m verl.trainer.main_ppo`: logs like verl's file logger, then behaves as FAKE_MODE says.
 FAKE_TRAINER = textwrap.dedent(
     """\
-    import json, os, subprocess, sys, time
+    import json, os, shutil, subprocess, sys, time
     args = sys.argv[3:]
     mode = os.environ["FAKE_MODE"]
     first_step = int(os.environ.get("FAKE_FIRST_STEP", "1"))
-    ray_dir = next(a.split("=", 1)[1] for a in args if a.startswith("+ray_kwargs.ray_init._temp_dir="))
+    ray_dir = next((a.split("=", 1)[1] for a in args if a.startswith("+ray_kwargs.ray_init._temp_dir=")), None)
     print("ray init kwargs: {}", flush=True)
-    # A daemon in its own session, like Ray's raylet: only the temp-dir sweep can find it.
-    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", ray_dir], start_new_session=True)
+    if ray_dir:  # a daemon in its own session, like Ray's raylet: only the temp-dir sweep can find it
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", ray_dir], start_new_session=True)
+    setting = {k: v.strip("'") for k, v in (a.split("=", 1) for a in args if "=" in a)}
+    ckpt_dir, keep, saved = setting["trainer.default_local_dir"], int(setting["trainer.max_actor_ckpt_to_keep"]), []
     with open(os.environ["VERL_FILE_LOGGER_PATH"], "w") as log:
         for step in range(first_step, first_step + 2):
             data = {"critic/score/mean": step / 10}
@@ -40,6 +45,12 @@ FAKE_TRAINER = textwrap.dedent(
                 data["actor/grad_norm"] = None
             log.write(json.dumps({"step": step, "data": data}) + "\\n")
             print(f"step:{step} - critic/score/mean:{step / 10}", flush=True)
+            # A checkpoint per step, rotated as verl does: only among this process's own saves.
+            os.makedirs(f"{ckpt_dir}/global_step_{step}/actor", exist_ok=True)
+            open(f"{ckpt_dir}/latest_checkpointed_iteration.txt", "w").write(str(step))
+            saved.append(f"{ckpt_dir}/global_step_{step}")
+            if len(saved) > keep:
+                shutil.rmtree(saved.pop(0))
     if mode == "oom":
         print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True)
         sys.exit(1)
@@ -61,7 +72,10 @@ def fake_python(tmp_path):
 
 
 def _debug_plan(results_root):
-    return compile_recipe(load_recipe("debug"), results_root=str(results_root))[0]
+    checkpoints = str(Path(results_root).parent / "checkpoints")
+    return compile_recipe(load_recipe("debug"), results_root=str(results_root), checkpoints_root=checkpoints)[
+        0
+    ]
 
 
 def _survivors(ray_dir_prefix: str) -> list[psutil.Process]:
@@ -96,6 +110,46 @@ def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path
     assert "trainer.resume_mode=auto" in record["command"]
     config = (run_dir / "config.yaml").read_text()
     assert "experiment_name: debug__default__s1" in config and "kl_loss_type: low_var_kl" in config
+
+
+def test_the_logging_settings_reach_verls_ray_actors_through_the_runtime_env(
+    tmp_path, fake_python, monkeypatch
+):
+    """On a joined cluster (Ray jobs, SLURM) verl's actors inherit nothing from the driver: compose the command
+    the attempt really ran with verl's own Hydra config and merge it the way main_ppo builds ray.init's env."""
+    from omegaconf import OmegaConf
+    from verl.trainer.constants_ppo import get_ppo_ray_runtime_env
+
+    from launch import verl_config
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")  # a cluster: the attempt starts no Ray of its own
+    plan = _debug_plan(tmp_path / "results")
+    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    command = json.loads((result.run_dir / "run.json").read_text())["command"]
+    command = command if isinstance(command, list) else shlex.split(command)
+    config = verl_config._compose_strings(command[3:])
+    runtime_env = OmegaConf.merge(get_ppo_ray_runtime_env(config), config.ray_kwargs.ray_init.runtime_env)
+    env_vars = runtime_env.env_vars
+    assert str(result.run_dir / "metrics.attempt-1.jsonl") == env_vars.VERL_FILE_LOGGER_PATH
+    assert records.wandb_run_id(plan) == env_vars.WANDB_RUN_ID and env_vars.WANDB_RESUME == "allow"
+    assert env_vars.WANDB_MODE == "offline" and str(result.run_dir) == env_vars.WANDB_DIR
+    assert env_vars.WANDB_RUN_GROUP == "debug" and env_vars.WANDB_TAGS == "default,s1"
+
+
+def test_a_relaunch_prunes_the_checkpoints_verls_rotation_forgot(tmp_path, fake_python, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    plan = _debug_plan(tmp_path / "results")
+    plan = dataclasses.replace(plan, overrides={**plan.overrides, "trainer.max_actor_ckpt_to_keep": 1})
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    monkeypatch.setenv("FAKE_FIRST_STEP", "3")
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    # verl's second process rotated only its own saves (3, 4) and never knew of step 2.
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("debug/*/global_step_*")) == [
+        "global_step_4"
+    ]
 
 
 def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, fake_python, monkeypatch):
@@ -175,10 +229,44 @@ def test_sbatch_scripts_pass_shellcheck_and_start_ray_across_the_profiles_nodes(
         and "#SBATCH --partition=gpu" in text
     )
     assert (
-        "ray start --head" in text
+        "ray.scripts.scripts start --head" in text
         and "launch attempt" in text
         and "--run-id countdown-ablations__size_7b__s1" in text
     )
+
+
+def test_sbatch_scripts_use_the_environments_ray_and_release_the_nodes_at_exit(tmp_path):
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))[0]
+    text = slurm.render_sbatch(plan, REPO_ROOT, "/opt/venv/bin/python")
+    lines = text.splitlines()
+    # Every Ray command runs through the environment's interpreter, never a bare `ray` from PATH.
+    assert not re.search(r"(^|[\s(])ray (start|stop)", text)
+    assert text.count("/opt/venv/bin/python -m ray.scripts.scripts") == 3
+    # The cleanup step must run beside the blocking Ray steps, or it waits for the time limit.
+    assert "srun --overlap" in next(line for line in lines if "stop --force" in line)
+    for directive in ("--cpus-per-task=8", "--mem=0", "--time=48:00:00"):
+        assert f"#SBATCH {directive}" in lines
+    assert "/opt/venv/bin/python -c 'import vllm' ||" in text  # a CPU-only env fails at once, saying so
+
+
+def test_a_cluster_attempt_builds_missing_data_before_the_trainer(tmp_path, monkeypatch):
+    from launch import commands
+
+    started = []
+
+    def trainer_stand_in(plan, root):
+        started.append(plan.run_id)
+        return attempt.AttemptResult(plan.run_id, 1, 0, "finished", None, root / plan.run_dir)
+
+    monkeypatch.setattr(commands, "run_attempt", trainer_stand_in)
+    data_dir = tmp_path / "data"
+    code = commands.attempt_main(
+        ["game24-3b", "--run-id", "game24-3b__default__s1", "--data-dir", str(data_dir),
+         "--results-dir", str(tmp_path / "results")]
+    )  # fmt: skip
+    assert (data_dir / "game24" / "base" / "train.parquet").is_file()
+    assert (data_dir / "game24" / "base" / "test.parquet").is_file()
+    assert started == ["game24-3b__default__s1"] and code == 0
 
 
 def test_dry_runs_launch_nothing(tmp_path):
@@ -263,26 +351,47 @@ def _wait_for(address, job_id, timeout_s=180):
 
 def test_ray_launcher_submits_to_a_real_head_and_reads_the_status_back(ray_head, tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    plans = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))
-    # CPU-safe payload in place of verl: it proves the shipped working dir makes the reward importable.
+    dirs = {"data_dir": str(tmp_path / "data"), "checkpoints_root": str(tmp_path / "ckpt")}
+    plans = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path), **dirs)
+    # CPU-safe payload in place of verl: the shipped working dir makes the reward importable, and a driver
+    # may pass the run's environment to ray.init as verl's does (Ray refuses keys the job env also sets).
     payload = [
-        "python3",
+        sys.executable,
         "-c",
-        "import os, rewards.verl_reward as r; print('zerolab-job', os.environ['WANDB_RUN_GROUP'], r.compute_score.__name__)",
+        "import ray, rewards.verl_reward as r; "
+        "ray.init(runtime_env={'env_vars': {'WANDB_RUN_GROUP': 'countdown-3b'}}); "
+        "print('zerolab-job', r.compute_score.__name__)",
     ]
     jobs = ray_jobs.submit_jobs(plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=payload)
     job_id = jobs["countdown-3b__default__s1"]
     assert _wait_for(ray_head, job_id) == "SUCCEEDED", ray_jobs.job_logs(ray_head, job_id)
-    assert "zerolab-job countdown-3b compute_score" in ray_jobs.job_logs(ray_head, job_id)
+    assert "zerolab-job compute_score" in ray_jobs.job_logs(ray_head, job_id)
     record = json.loads(
         (tmp_path / "countdown-3b" / "runs" / "countdown-3b__default__s1" / "ray_job.json").read_text()
     )
     assert record["job_id"] == job_id and record["address"] == ray_head
+    entry = ray_jobs.attempt_entrypoint(plans[0], str(tmp_path))
+    assert entry[entry.index("--data-dir") + 1] == dirs["data_dir"]
+    assert entry[entry.index("--checkpoints-dir") + 1] == dirs["checkpoints_root"]
 
     failing = ray_jobs.submit_jobs(
         plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=["python3", "-c", "raise SystemExit(3)"]
     )
     assert _wait_for(ray_head, failing["countdown-3b__default__s1"]) == "FAILED"
+
+
+def test_ray_jobs_refuse_dirs_that_would_resolve_inside_the_jobs_temporary_copy(tmp_path):
+    plans = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))
+    with pytest.raises(
+        ValueError, match=r"--data-dir data .*DATA_DIR=.*--checkpoints-dir checkpoints .*CKPT_DIR="
+    ):
+        ray_jobs.submit_jobs(plans, "http://127.0.0.1:1", REPO_ROOT, str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "launch", "sweep", "countdown-3b", "--launcher", "ray", "--dry-run",
+         "--address", "http://127.0.0.1:1", "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert result.returncode == 1 and "--data-dir data" in result.stderr
 
 
 def test_attempt_entrypoint_runs_the_recorded_attempt_of_the_same_run():

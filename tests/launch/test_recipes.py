@@ -247,3 +247,50 @@ def test_plan_prints_before_the_data_exists_and_warns_how_to_build_it(tmp_path):
     assert (
         subprocess.run([sys.executable, "-m", "launch", "plan", broken], capture_output=True).returncode == 1
     )
+
+
+def _steps_verl_runs(total_epochs: int, total_training_steps: int, rows: int, batch: int) -> int:
+    """What verl 0.9.1's loop (`while epoch < total_epochs and step <= total_training_steps`, drop_last
+    batches: trainer/ppo/v1/trainer_base.py) trains for `rows` training rows."""
+    return min(total_epochs * (rows // batch), total_training_steps)
+
+
+def test_a_step_budget_is_never_cut_short_by_the_epoch_count():
+    # MATH's train split: 7,500 rows; 128 per step is 58 steps per epoch, and the recipe asks for 300.
+    math_run = compile_recipe(load_recipe("math-1.5b"))[0].overrides
+    assert _steps_verl_runs(math_run["trainer.total_epochs"], 300, rows=7_500, batch=128) == 300
+    for name in SHIPPED:
+        for plan in compile_recipe(load_recipe(name)):
+            steps = plan.overrides.get("trainer.total_training_steps")
+            if steps is not None:  # enough epochs for any data set holding at least one batch
+                assert plan.overrides["trainer.total_epochs"] >= steps, plan.run_id
+    game24 = compile_recipe(load_recipe("game24-3b"))[0].overrides
+    assert game24["trainer.total_epochs"] == 60 and "trainer.total_training_steps" not in game24
+
+
+def test_dr_grpo_normalises_by_the_constant_response_budget():
+    plan = compile_recipe(load_recipe("countdown-ablations"), variant="dr_grpo", seed=1)[0]
+    scale = plan.overrides["actor_rollout_ref.actor.loss_scale_factor"]
+    assert scale == plan.overrides["data.max_response_length"] == 1024
+
+
+def test_tinyzero_ppo_keeps_tinyzeros_entropy_bonus():
+    for recipe, variant in [("countdown-3b", "tinyzero_ppo"), ("countdown-ablations", "ppo")]:
+        plan = compile_recipe(load_recipe(recipe), variant=variant, seed=1)[0]
+        assert plan.overrides["actor_rollout_ref.actor.entropy_coeff"] == 0.001
+
+
+def test_the_profiles_critic_token_budget_reaches_the_key_verls_v1_trainer_reads():
+    from omegaconf import OmegaConf
+    from verl.utils.config import omega_conf_to_dataclass
+
+    from launch import verl_config
+
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="tinyzero_ppo")[0]
+    config = verl_config.compose(plan.overrides)
+    # The critic's model config is loaded on conversion: the offline stand-in replaces the hub model.
+    stand_in = {"critic": {"model": {"path": verl_config._offline_stand_in_model()}}}
+    critic = omega_conf_to_dataclass(OmegaConf.merge(config, stand_in).critic)
+    # trainer/ppo/v1/trainer_base.py:267 sizes the critic engine from this field alone.
+    assert critic.ppo_infer_max_token_len_per_gpu == 16384
+    assert critic.engine.param_offload and critic.engine.optimizer_offload

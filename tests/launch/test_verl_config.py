@@ -138,3 +138,25 @@ def test_any_value_round_trips_through_hydras_grammar(texts, integer, number):
     assert list(config.zerolab_probe.texts) == texts
     assert config.zerolab_probe.integer == integer
     assert config.zerolab_probe.number == number
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("actor_rollout_ref.rollout.val_kwargs.do_sample", False, "val_kwargs.temperature"),
+        ("critic.ppo_max_token_len_per_gpu", 8192, "+critic.ppo_infer_max_token_len_per_gpu"),
+        ("actor_rollout_ref.actor.fsdp_config.seed", 1, "actor_rollout_ref.actor.data_loader_seed"),
+    ],
+)
+def test_keys_the_v1_trainer_never_reads_are_rejected_naming_the_one_that_takes_effect(key, value, named):
+    with pytest.raises(VerlConfigError, match=rf"'{key}' is never read.*{named.replace('+', '[+]')}"):
+        verl_config.reject_ignored_keys({key: value})
+
+
+def test_the_fsdp_seed_is_accepted_where_full_determinism_reads_it():
+    verl_config.reject_ignored_keys(
+        {
+            "actor_rollout_ref.actor.fsdp_config.seed": 1,
+            "actor_rollout_ref.actor.fsdp_config.full_determinism": True,
+        }
+    )

@@ -114,3 +114,19 @@ def test_the_cpu_environment_holds_no_cuda_wheels():
     assert torch.__version__.startswith("2.13.0") and torch.version.cuda is None
     listing = subprocess.run([sys.executable, "-m", "pip", "list"], capture_output=True, text=True).stdout
     assert not [line for line in listing.splitlines() if line.lower().startswith("nvidia-")]
+
+
+def test_a_gpu_install_without_nvcc_fails_before_any_download_naming_both_ways_out(tmp_path):
+    env = _no_gpu_env(tmp_path)
+    # A GPU node as nvidia-smi sees it, but no CUDA compiler anywhere the install looks.
+    (tmp_path / "bin" / "nvidia-smi").write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: x)'\n")
+    (tmp_path / "bin" / "nvidia-smi").chmod(0o755)
+    venv = tmp_path / "venv"
+    env = {**env, "VENV": str(venv), "CUDA_HOME": str(tmp_path / "no-cuda")}
+    result = subprocess.run(
+        ["bash", str(INSTALL), "gpu"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "flash-attn==2.8.3" in result.stderr and "nvcc" in result.stderr
+    assert "CUDA toolkit" in result.stderr and "verlai/verl" in result.stderr
+    assert not venv.exists(), "nothing may be created or downloaded before the nvcc check"
