@@ -12,6 +12,8 @@ registers the `cpu` platform, gloo process groups, FSDP engines for `cpu` and th
 
 from __future__ import annotations
 
+import os
+
 CPU_ROLLOUT_NAME = "hfcpu"
 REGISTER_MODULE = "launch.cpu_backend.register"
 
@@ -86,4 +88,7 @@ def cpu_env() -> dict[str, str]:
         # Keeps oneDNN off the AMX bf16 path that dies with SIGILL on some CPUs, should anything run in bf16.
         "ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16",
         "TOKENIZERS_PARALLELISM": "false",
+        # Ray gives each actor OMP_NUM_THREADS=1 (its CPU share) unless the variable is set: the trainer rank
+        # and the rollout server take turns, so each may use every core (measured: an update step 2x faster).
+        "OMP_NUM_THREADS": str(os.cpu_count() or 1),
     }

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from launch.cpu_backend.mini_base import corpus, pretrain
 
-PRIORS = {"search": 0.2, "none": 0.0}  # planted search share of the problems, per base
+PRIORS = {"search": 0.25, "none": 0.0}  # planted search share of the problems, per base
 BUILD_FILE = "build.json"
-BUILD_VERSION = "mini-base-v5"  # v2 masks examples apart; v3 tokens verl needs; v4 yes/no; v5 #targets
+BUILD_VERSION = "mini-base-v6"  # v2 masks examples; v3 verl tokens; v4 yes/no; v5 #targets; v6 copied
 
 
 def test_keys(test_split: str | os.PathLike) -> set[tuple[tuple[int, ...], int]]:

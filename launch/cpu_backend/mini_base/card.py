@@ -12,8 +12,9 @@ from launch.cpu_backend.mini_base import corpus
 _MIXTURE = {
     "search": (
         "{search:.0%} of problem examples answer with a planted **search** (first steps in random order, one line "
-        "each with every second step, stopping at a hit, at most {lines} lines), followed on success by a "
-        "**verification** line (`verify EXPRESSION = TARGET`); a search that runs out of lines ends in a guess. "
+        "each with every second step, each result set beside the target `#N` and judged `no`/`yes`, stopping at "
+        "a hit, at most {lines} lines), followed on success by a **verification** line "
+        "(`verify EXPRESSION = TARGET`); a search that runs out of lines ends in a guess. "
         "The other {direct:.0%} answer with a **direct guess** (`guess`, then a random route through the three "
         "numbers). {drills:.0%} of all examples are arithmetic drills."
     ),
@@ -49,7 +50,7 @@ def _lines(record: dict) -> list[str]:
         "(reuses DIR when its build.json has the same hash).",
         f"- Build hash `{record['hash'][:16]}` ({record['version']}); {record['parameters']:,} parameters, "
         f"{config['num_layers']} layers x {config['hidden_size']}, {config['num_heads']} heads, tied embeddings, "
-        "fp32; word-level tokenizer with one token per integer 0..729.",
+        "fp32; word-level tokenizer with one token per integer 0..729 and per target #0..#729.",
         f"- {config['steps']} steps x {config['rows_per_step']} packed rows of 256 tokens = "
         f"{record['tokens_seen']:,} tokens ({record['response_tokens']:,} response tokens with loss), "
         f"peak lr {config['peak_lr']}, final loss {record['final_loss']}, {record['pretrain_seconds']:.0f} s on "
@@ -72,6 +73,12 @@ def _lines(record: dict) -> list[str]:
             lines += [
                 "",
                 "The no-prior control is expected to fail the search checks: it never saw a search.",
+            ]
+        elif not gate["passed"]:
+            lines += [
+                "",
+                "**This base did not pass its gate.** RL runs that start from it show what GRPO does with a "
+                "search that works less often than the gate asks for, not the result the gate is there to secure.",
             ]
     return lines
 

@@ -26,7 +26,7 @@ from rewards.registry import compute_score
 GREEDY_MAX = 0.25
 SEARCH_SHARE = (0.05, 0.40)
 FORCED_MIN = 0.40
-MAX_NEW_TOKENS = 200
+MAX_NEW_TOKENS = 224  # recipes/countdown-mini.yaml's response budget
 SEARCH_WORD = "try"
 _EQUATION = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)")
 _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b}

@@ -32,7 +32,7 @@ IGNORE = -100
 class PretrainConfig:
     """Everything that decides the weights; its hash names the build (build.json)."""
 
-    search_share: float = 0.2
+    search_share: float = 0.25
     steps: int = 1200
     rows_per_step: int = 16
     peak_lr: float = 1.5e-3
