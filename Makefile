@@ -98,10 +98,11 @@ eval-checkpoints: ## GPU: evaluate every saved checkpoint of RUN_DIR (results/<r
 	@$(INSTALL) $(INSTALL_MODE)
 	$(PY) -m launch eval-checkpoints $(RUN_DIR)
 
-bench: install ## print speed/memory figures: data build, reward scoring, the CPU smoke run
+bench: install ## print speed/memory figures: data build, reward scoring, the CPU smoke run, batched rollout
 	$(PY) benchmarks/bench_data_prep.py
 	$(PY) benchmarks/bench_rewards.py --check
 	$(PY) benchmarks/bench_smoke.py
+	$(PY) benchmarks/bench_rollout.py
 
 clean-env: ## remove $(VENV) (the next target rebuilds it)
 	rm -rf $(VENV)

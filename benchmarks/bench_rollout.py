@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--model", default=str(REPO / "results/countdown-mini/base/search"))
     parser.add_argument("--split", default=str(REPO / "data/countdown-mini/mini/test.parquet"))
-    parser.add_argument("--budget", type=int, default=192, help="max new tokens per request")
+    parser.add_argument("--budget", type=int, default=224, help="max new tokens per request (the recipe's)")
     args = parser.parse_args()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

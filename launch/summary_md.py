@@ -129,8 +129,11 @@ def runs_table(
 
 
 def reproduce_lines(recipe: str, runs: Sequence[RunRecord]) -> list[str]:
+    # CPU-miniature runs are launched by `make mini` (which also builds their base), not by a GPU sweep.
+    on_cpu = runs and all(str(run.meta.get("reproduce", "")).startswith("make mini") for run in runs)
+    whole = "make mini" if on_cpu else f"make sweep RECIPE={recipe}"
     lines = [
-        f"Reproduce the whole table (all variants and seeds): `make sweep RECIPE={recipe}`",
+        f"Reproduce the whole table (all variants and seeds): `{whole}`",
         "",
         "One run at a time:",
         "",

@@ -14,7 +14,7 @@ from launch.plan import compile_recipe
 from launch.recipe import RECIPES_DIR, RecipeError, list_recipes, load_profile, load_recipe
 from launch.validate import RunInvalid, data_build_command, validate_plans
 
-SHIPPED = ["countdown-3b", "countdown-ablations", "game24-3b", "math-1.5b", "debug"]
+SHIPPED = ["countdown-3b", "countdown-ablations", "countdown-mini", "game24-3b", "math-1.5b", "debug"]
 
 
 def _math_sources(root: Path) -> dict[str, Path]:
@@ -85,7 +85,7 @@ def test_every_run_of_every_shipped_recipe_validates(name, data_dir, monkeypatch
 def test_ablation_sweep_is_variants_times_seeds():
     plans = compile_recipe(load_recipe("countdown-ablations"))
     recipe = load_recipe("countdown-ablations")
-    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 13 * 3
+    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 15 * 3
     by_id = {plan.run_id: plan for plan in plans}
     instruct = by_id["countdown-ablations__instruct__s2"]
     assert instruct.model == "Qwen/Qwen2.5-3B-Instruct" and instruct.template == "instruct"
