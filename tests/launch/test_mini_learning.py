@@ -5,7 +5,7 @@ Both runs go the whole launch path (recipe -> plan -> validate -> attempt -> ver
 -> real Countdown reward -> records), with the recipe's own settings, cut to STEPS steps: so these are the
 first steps of the committed runs, and MARGIN comes from them (results/countdown-mini/README.md lists the
 figures per seed). The share of sampled responses that search is read from the rollout dumps; it rises as
-soon as the reward favours search, while the accuracy of 128 samples per step is too noisy over 8 steps.
+soon as the reward favours search, while the accuracy of 128 samples per step is too noisy over 10 steps.
 
     python -m pytest tests/launch/test_mini_learning.py -q
 """
@@ -24,7 +24,7 @@ from launch.recipe import REPO_ROOT, load_recipe
 from launch.validate import data_build_command, validate_plans
 from rewards.behaviour import count_search_steps
 
-STEPS = 8
+STEPS = 10
 MARGIN = 0.08  # search share of the last three steps' rollouts minus the first three's
 TIMEOUT_S = 420
 
