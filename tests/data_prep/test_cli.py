@@ -11,7 +11,7 @@ import time
 import pytest
 
 from data_prep.cli import main
-from data_prep.templates import ANSWER_TAG, BOXED, TEMPLATES
+from data_prep.templates import ANSWER_TAG, BOXED, TEMPLATES, TERSE
 
 
 def _cli(*args, env=None):
@@ -82,6 +82,8 @@ def test_templates_listing_shows_each_template_and_its_answer_format(capsys):
 def test_templates_ask_for_the_answer_format_their_reward_reads():
     assert {"base", "instruct"} <= set(TEMPLATES)
     for template in TEMPLATES.values():
+        if template.question_style == TERSE:  # its model learned the format in pre-training (mini round trip)
+            continue
         instructions = (template.system or "") + template.user
         if template.answer_format == ANSWER_TAG:
             assert "<answer>" in instructions and "</answer>" in instructions

@@ -53,12 +53,16 @@ def smoke_runs(tmp_path_factory):
         if first.returncode == 0
         else {}
     )
+    # Read now: the second invocation prunes to trainer.max_actor_ckpt_to_keep (1) on its way out.
+    saved_by_first = sorted(
+        p.name for p in (out / "checkpoints" / "countdown-3b" / RUN_ID).glob("global_step_*")
+    )
     second = _smoke(out, steps=3) if first.returncode == 0 else None
-    return out, first, first_metrics, second, _ray_processes() - ray_before
+    return out, first, first_metrics, second, _ray_processes() - ray_before, saved_by_first
 
 
 def test_smoke_runs_the_real_trainer_and_says_where_the_results_are(smoke_runs):
-    out, first, first_metrics, _, _ = smoke_runs
+    out, first, first_metrics, _, _, saved_by_first = smoke_runs
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     run_dir = out / "results" / "countdown-3b" / "runs" / RUN_ID
     assert f"metrics: {run_dir / 'metrics.jsonl'}" in first.stdout
@@ -66,11 +70,11 @@ def test_smoke_runs_the_real_trainer_and_says_where_the_results_are(smoke_runs):
     assert "val-core/countdown/acc/mean@1" in first_metrics[0]  # validation before training
     for step in (1, 2):
         assert all(key in first_metrics[step] for key in TRAIN_KEYS), sorted(first_metrics[step])
-    assert (out / "checkpoints" / "countdown-3b" / RUN_ID / "global_step_2" / "actor").is_dir()
+    assert saved_by_first == ["global_step_2"]  # save_freq 1, keep 1
 
 
 def test_a_second_invocation_resumes_from_the_checkpoint_and_loses_nothing(smoke_runs):
-    out, _, first_metrics, second, _ = smoke_runs
+    out, _, first_metrics, second, _, _ = smoke_runs
     assert second is not None and second.returncode == 0, (
         (second.stdout[-4000:] + second.stderr[-2000:]) if second else ""
     )
@@ -103,7 +107,7 @@ def test_wandb_continues_the_same_offline_run_and_reads_back(smoke_runs):
 
 
 def test_no_ray_process_outlives_the_runs(smoke_runs):
-    *_, leftovers = smoke_runs
+    *_, leftovers, _ = smoke_runs
     assert leftovers == set()
 
 
@@ -119,7 +123,7 @@ def test_the_report_is_built_from_the_smoke_records(smoke_runs):
 
 def test_the_doctor_reports_the_random_models_run_as_no_signal(smoke_runs):
     # The random model scores 0 on every sample: every GRPO group has zero reward variance.
-    out, first, _, second, _ = smoke_runs
+    out, first, _, second, _, _ = smoke_runs
     run_dir = out / "results" / "countdown-3b" / "runs" / RUN_ID
     assert (
         "!!! ZeroLab doctor: no-signal  steps 1-2: share of groups with zero reward variance 1, 1"
