@@ -15,7 +15,6 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run, expand
@@ -71,28 +70,6 @@ def plans(variant: str | None, seed: int | None, steps: int | None, results_dir:
         )
     validate_plans(compiled)
     return compiled
-
-
-def rollout_accuracy(run_dir: Path, template: str = "mini") -> dict[int, float]:
-    """Per training step, the share of its sampled responses that the real Countdown reward finds correct.
-
-    Read from the run's rollout dumps (rollouts/<step>.jsonl), so it is the truth for control runs too,
-    whose training reward ignores correctness.
-    """
-    import json
-
-    from rewards.registry import compute_score
-
-    accuracy = {}
-    for path in sorted((Path(run_dir) / "rollouts").glob("*.jsonl")):
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        if rows:
-            right = sum(
-                compute_score("countdown", row["output"], row["gts"], {"template": template})["acc"]
-                for row in rows
-            )
-            accuracy[int(path.stem)] = right / len(rows)
-    return dict(sorted(accuracy.items()))
 
 
 def finished(plan: RunPlan) -> bool:

@@ -17,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -174,7 +174,3 @@ def pretrain(
         final_loss=smoothed,
         seconds=time.monotonic() - started,
     )
-
-
-def describe(config: PretrainConfig) -> dict:
-    return asdict(config)
