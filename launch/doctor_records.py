@@ -107,7 +107,8 @@ def _read_run_json(run_dir: Path) -> dict:
 
 def is_control(record: dict) -> bool:
     overrides = record.get("overrides") or {}
-    return bool(overrides.get(f"+{CONTROL_KEY}") or overrides.get(CONTROL_KEY))
+    control = overrides.get(f"+{CONTROL_KEY}", overrides.get(CONTROL_KEY))
+    return control not in (None, "none")
 
 
 def settings_of(record: dict) -> DoctorSettings:

@@ -41,8 +41,13 @@ MAX_RESPONSE_CHARS = 256_000
 # arXiv 2506.10947). Each replaces `score` only; `acc` and every other component stay the truth.
 #   random       correct_score or 0 by a fair coin keyed on (control_seed, response, ground truth): seeded,
 #                reproducible, and independent of correctness;
-#   format_only  correct_score when the lenient format holds, whatever the answer.
-CONTROLS = ("none", "random", "format_only")
+#   format_only  correct_score when the lenient format holds, whatever the answer;
+#   shuffled     scored as usual, but against a wrong ground truth: the problem's own one replaced by a keyed
+#                pseudo-random value (a Countdown target in 1..100, a math answer in 0..999) that is never the
+#                true one and is the same for every response to that problem (the "incorrect label" reward).
+CONTROLS = ("none", "random", "format_only", "shuffled")
+SHUFFLED_TARGETS = 100  # Countdown's default target range 1..100
+SHUFFLED_ANSWERS = 1000
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,25 @@ def _coin(seed: int, response: str, ground_truth: object) -> int:
     return hashlib.sha256(key).digest()[0] & 1
 
 
+def _keyed(seed: int, ground_truth: object) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}\x00{ground_truth!r}".encode()).digest()[:8], "big")
+
+
+def shuffled_truth(seed: int, ground_truth: object) -> object:
+    """The wrong ground truth the shuffled control scores against: keyed on (seed, truth), never the truth."""
+    key = _keyed(seed, ground_truth)
+    if isinstance(ground_truth, Mapping) and "target" in ground_truth:
+        true_target = ground_truth["target"]
+        wrong = 1 + key % SHUFFLED_TARGETS
+        if wrong == true_target:
+            wrong = wrong % SHUFFLED_TARGETS + 1
+        return {**ground_truth, "target": wrong}
+    wrong = key % SHUFFLED_ANSWERS
+    if str(wrong) == str(ground_truth).strip():
+        wrong = (wrong + 1) % SHUFFLED_ANSWERS
+    return str(wrong)
+
+
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
     """verl 0.9.1's custom reward signature; the returned keys are listed in the module docstring."""
     options = parse_options(kwargs)
@@ -154,6 +178,10 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     fits = len(solution_str) <= MAX_RESPONSE_CHARS
     answer = extract_answer(solution_str, spec) if fits else None
     verdict = scorer(answer if answer is not None else "", ground_truth, options)
+    rewarded = verdict.correct
+    if options.control == "shuffled":
+        wrong_truth = shuffled_truth(options.control_seed, ground_truth)
+        rewarded = scorer(answer if answer is not None else "", wrong_truth, options).correct
     strict = fits and format_strict_ok(solution_str, spec)
     lenient = strict or (fits and format_ok(solution_str, spec))  # strict implies lenient
     gate = strict or not options.strict_format
@@ -162,7 +190,7 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
         score = options.correct_score * _coin(options.control_seed, solution_str, ground_truth)
     elif options.control == "format_only":
         score = options.correct_score * lenient
-    elif correct and gate:
+    elif rewarded and gate:
         score = options.correct_score
     elif answer is not None and gate:
         score = options.format_score

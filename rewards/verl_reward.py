@@ -12,6 +12,10 @@ workers, and merges `reward.custom_reward_function.reward_kwargs` into the keywo
                                          (rewards/format.py) scores 0: no accuracy and no format credit.
                                          `acc` still reports whether its answer was right
     math_timeout_s  float, default 5.0   hard deadline per math-verify check (math data sources)
+    control         str,   default none  a control reward that ignores correctness (`acc` stays the
+                                         truth): random (a seeded coin), format_only (credit for the
+                                         lenient format), shuffled (scored against a wrong ground truth)
+    control_seed    int,   default 0     the key of the random and shuffled controls
 
 Any other keyword raises ValueError naming it (a misspelled option fails the first reward call, not
 silently), except `reward_router_address` and `reward_model_tokenizer`, which verl's reward managers add

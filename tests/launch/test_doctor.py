@@ -148,6 +148,9 @@ def test_format_hacking_and_a_control_run_is_exempt(tmp_path):
     assert "format 0.10 -> 0.50" in finding.evidence
     control = {"+reward.custom_reward_function.reward_kwargs.control": "format_only"}
     assert names(write_run(tmp_path / "control", metrics=metrics, overrides=control)) == []
+    # `control: none` is the ordinary reward, not a control.
+    plain = {"+reward.custom_reward_function.reward_kwargs.control": "none"}
+    assert names(write_run(tmp_path / "plain", metrics=metrics, overrides=plain)) == ["format-hacking"]
 
 
 def test_truncation(tmp_path):

@@ -85,7 +85,7 @@ def test_every_run_of_every_shipped_recipe_validates(name, data_dir, monkeypatch
 def test_ablation_sweep_is_variants_times_seeds():
     plans = compile_recipe(load_recipe("countdown-ablations"))
     recipe = load_recipe("countdown-ablations")
-    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 15 * 3
+    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 16 * 3
     by_id = {plan.run_id: plan for plan in plans}
     instruct = by_id["countdown-ablations__instruct__s2"]
     assert instruct.model == "Qwen/Qwen2.5-3B-Instruct" and instruct.template == "instruct"
