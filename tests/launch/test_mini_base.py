@@ -47,6 +47,24 @@ def test_saved_tokenizer_loads_unchanged_through_autotokenizer(tmp_path):
     assert hf_tokenizer(str(tmp_path))(text)["input_ids"] == expected
 
 
+def test_target_tokens_start_at_their_integer_plus_one_shared_offset():
+    from transformers import Qwen2ForCausalLM
+
+    from launch.cpu_backend.mini_base.vocab import INTEGERS, TARGETS
+
+    tokenizer = build_tokenizer()
+    config = pretrain.PretrainConfig(hidden_size=12, num_heads=2, num_layers=1, intermediate_size=16)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(pretrain.model_config(config, len(tokenizer), 0, 1))
+    pretrain.align_target_embeddings(model, tokenizer)
+    weights = model.get_input_embeddings().weight.detach()
+    integers = weights[tokenizer.convert_tokens_to_ids(list(INTEGERS))]
+    targets = weights[tokenizer.convert_tokens_to_ids(list(TARGETS))]
+    offsets = targets - integers
+    assert torch.allclose(offsets, offsets[0].expand_as(offsets), atol=1e-6)
+    assert offsets[0].norm() > 0 and not torch.allclose(integers[1], integers[2])
+
+
 def test_routes_are_exact_and_cover_every_data_prep_problem(tmp_path):
     for numbers in [(9, 2, 8), (4, 4, 6), (1, 1, 1), (9, 9, 9), (7, 3, 5)]:
         for route in corpus.routes(numbers):

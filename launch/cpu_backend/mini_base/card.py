@@ -50,7 +50,12 @@ def _lines(record: dict) -> list[str]:
         "(reuses DIR when its build.json has the same hash).",
         f"- Build hash `{record['hash'][:16]}` ({record['version']}); {record['parameters']:,} parameters, "
         f"{config['num_layers']} layers x {config['hidden_size']}, {config['num_heads']} heads, tied embeddings, "
-        "fp32; word-level tokenizer with one token per integer 0..729 and per target #0..#729.",
+        "fp32; word-level tokenizer with one token per integer 0..729 and per target #0..#729"
+        + (
+            "; each target token's embedding starts at its integer's plus one offset shared by all targets."
+            if config.get("aligned_targets")
+            else "."
+        ),
         f"- {config['steps']} steps x {config['rows_per_step']} packed rows of 256 tokens = "
         f"{record['tokens_seen']:,} tokens ({record['response_tokens']:,} response tokens with loss), "
         f"peak lr {config['peak_lr']}, final loss {record['final_loss']}, {record['pretrain_seconds']:.0f} s on "
