@@ -4,7 +4,7 @@ Runs launch.mini_probe for every (variant, seed) one after another (about 4 minu
 prints each rise, then the smallest rise of the rewarded runs and the largest of the controls: the CI
 learning test's MARGIN (tests/launch/test_mini_learning.py) must lie between them.
 
-    python benchmarks/calibrate_mini_probe.py [--variants grpo random_reward] [--seeds 1 2 3 4 5] [--steps 10]
+    python benchmarks/calibrate_mini_probe.py [--variants grpo random_reward] [--seeds 1 2 3 4 5] [--steps 12]
 """
 
 import argparse
@@ -21,7 +21,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=["grpo", "random_reward"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=12)
     args = parser.parse_args()
     rises: dict[str, list[float]] = {}
     for variant in args.variants:

@@ -16,9 +16,9 @@ from launch.mini import BASES
 from launch.mini_probe import probe
 from launch.recipe import REPO_ROOT
 
-STEPS = 10
-MARGIN = 0.08  # search share of the last three steps' rollouts minus the first three's
-TIMEOUT_S = 420
+STEPS = 12
+MARGIN = 0.08  # the fitted rise of the sampled search share over the run (launch.mini_probe.ProbeResult.rise)
+TIMEOUT_S = 480
 
 
 def search_rise(variant: str, tmp_path) -> tuple[float, dict[int, float]]:
