@@ -99,10 +99,12 @@ def validate_plans(plans: Sequence[RunPlan], check_data_files: bool = True) -> N
             check_data(plan)
 
 
-def validate_recipes(names: Iterable[str], check_data_files: bool = True, data_dir: str = DATA_DIR) -> int:
+def validate_recipes(
+    names: Iterable[str], check_data_files: bool = True, data_dir: str = DATA_DIR, profile: str | None = None
+) -> int:
     count = 0
     for name in names:
-        plans = compile_recipe(load_recipe(name), data_dir=data_dir)
+        plans = compile_recipe(load_recipe(name), data_dir=data_dir, profile=profile)
         validate_plans(plans, check_data_files)
         count += len(plans)
     return count
