@@ -17,12 +17,12 @@ import json
 import sys
 from pathlib import Path
 
-from launch import hardware, verl_config
+from launch import estimate, hardware, verl_config
 from launch.attempt import run_attempt
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
 from launch.preflight import PreflightError, ensure_data, preflight
 from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
-from launch.validate import RunInvalid, check_data, validate_plans, validate_recipes
+from launch.validate import RunInvalid, check_data, check_memory, validate_plans, validate_recipes
 
 
 def _parser(command: str, description: str) -> argparse.ArgumentParser:
@@ -103,10 +103,19 @@ def plan_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         plans = _plans(args, "plan")
-        validate_plans(plans, check_data_files=False)
+        validate_plans(plans, check_data_files=False, check_fit=False)
     except (RecipeError, RunInvalid) as error:
         return _fail("plan", error)
     sys.stdout.write(render_plans(plans))
+    # The estimate of every run, then the refusal of any that does not fit (what validate and train say).
+    print("\n" + estimate.ASSUMPTIONS)
+    refused = []
+    for plan in plans:
+        print(estimate.render(estimate.estimate(plan), plan))
+        try:
+            check_memory(plan)
+        except RunInvalid as problem:
+            refused.append(problem)
     if not args.no_data_check:
         # Missing data is not an error here: `train` builds it; say so, with the command.
         for plan in plans:
@@ -114,7 +123,9 @@ def plan_main(argv: list[str]) -> int:
                 check_data(plan, REPO_ROOT)
             except RunInvalid as problem:
                 print(f"plan: warning: {problem}", file=sys.stderr)
-    return 0
+    for problem in refused:
+        print(f"plan: error: {problem}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _run_here(plans: list[RunPlan], dry_run: bool) -> int:

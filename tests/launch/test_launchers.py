@@ -203,7 +203,8 @@ def test_processes_left_in_the_attempts_ray_dir_are_stopped(tmp_path, fake_pytho
 
 
 def test_plan_output_is_stable_and_matches_the_golden_file():
-    command = [sys.executable, "-m", "launch", "plan", "debug", "--no-data-check"]
+    # --profile recipe: the recipe's own profile on any machine (a GPU node would otherwise pick its own).
+    command = [sys.executable, "-m", "launch", "plan", "debug", "--no-data-check", "--profile", "recipe"]
     first = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
     second = subprocess.run(command, capture_output=True, text=True, check=True, cwd="/").stdout
     assert first == second
