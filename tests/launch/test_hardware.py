@@ -92,16 +92,7 @@ def _plan_cli(tmp_path, nvidia_smi_output=None, *extra):
         fake.chmod(0o755)
         if not (bin_dir / "cat").exists():
             (bin_dir / "cat").symlink_to(shutil.which("cat"))
-    command = [
-        sys.executable,
-        "-m",
-        "launch",
-        "plan",
-        "countdown-3b",
-        "--variant",
-        "default",
-        "--no-data-check",
-    ]
+    command = [sys.executable, "-m", "launch", "plan", "countdown-3b", "--variant", "default", "--no-data-check"]  # fmt: skip
     env = {**os.environ, "PATH": str(bin_dir)}  # nothing else on PATH: no real nvidia-smi either
     return subprocess.run(
         [*command, *extra], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300
