@@ -7,6 +7,9 @@ PYTHON ?= python3
 # GPU=1 forces the GPU-node environment; by default `make install` picks it when nvidia-smi sees a GPU.
 GPU ?=
 RECIPE ?= countdown-3b
+# Hardware profile (recipes/profiles/) for every GPU run: default picked from nvidia-smi on a GPU node, else the
+# recipe's own; PROFILE=recipe forces each recipe's own. CPU recipes (profile cpu) are never switched.
+PROFILE ?=
 VARIANT ?=
 SEED ?=
 LAUNCHER ?= local
@@ -16,6 +19,8 @@ ADDRESS ?=
 RESULTS_DIR ?= results
 DATA_DIR ?= data
 CKPT_DIR ?= checkpoints
+# ray/slurm: the interpreter the cluster jobs run, by a path their nodes see (default: this env's python)
+JOB_PYTHON ?=
 MODEL ?=
 TASK ?= countdown
 TEMPLATE ?= base
@@ -28,13 +33,14 @@ PY := $(if $(filter system,$(VENV)),$(PYTHON),$(VENV)/bin/python)
 INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) requirements/install.sh
 INSTALL_MODE := $(if $(GPU),gpu,auto)
 REQUIRE_GPU := requirements/install.sh require-gpu
-RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED))
+PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
+RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(PROFILE_ARG)
 DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
 .PHONY: help install test lint fmt data smoke mini validate plan train sweep report doctor eval eval-checkpoints bench countdown-3b clean-env
 
 help: ## list every target
-	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
+	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= PROFILE= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: ## build the Python env in $(VENV): GPU node if nvidia-smi sees a GPU (or GPU=1), else CPU
@@ -61,21 +67,22 @@ smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny lo
 mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (VARIANT=, SEED=, STEPS=)
 	$(PY) -m launch mini $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS))
 
-validate: install ## check every run of every shipped recipe against the pinned verl schema
-	$(PY) -m launch validate
+validate: install ## check every run of every shipped recipe against the pinned verl schema and its GPU memory (PROFILE=)
+	$(PY) -m launch validate $(PROFILE_ARG)
 
-plan: install ## print run ids and full verl commands of RECIPE (VARIANT=, SEED= to narrow)
+plan: install ## print run ids, full verl commands and memory/disk/time estimates of RECIPE (VARIANT=, SEED=, PROFILE=)
 	$(PY) -m launch plan $(RECIPE) $(RUN_ARGS)
 
-train: ## GPU: train one run of RECIPE on this node (VARIANT=, SEED=)
+train: ## GPU: train one run of RECIPE on this node (VARIANT=, SEED=, PROFILE=)
 	@$(REQUIRE_GPU) train
 	@$(INSTALL) $(INSTALL_MODE)
 	$(PY) -m launch train $(RECIPE) $(RUN_ARGS) $(DIR_ARGS)
 
-sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to only print/write)
+sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to only print/write; PROFILE=)
 	$(if $(filter local,$(LAUNCHER)),$(if $(DRY_RUN),,@$(REQUIRE_GPU) sweep))
-	@$(if $(filter slurm,$(LAUNCHER)),GPU_ELSEWHERE=1 $(INSTALL) gpu,$(INSTALL) $(INSTALL_MODE))
-	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(DIR_ARGS) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(DRY_RUN),--dry-run)
+	@# ray/slurm jobs run this environment's python on GPU nodes: build the GPU env even on a login node without GPUs.
+	@$(if $(filter local,$(LAUNCHER)),$(INSTALL) $(INSTALL_MODE),GPU_ELSEWHERE=1 $(INSTALL) gpu)
+	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(DIR_ARGS) $(PROFILE_ARG) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(JOB_PYTHON),--python $(JOB_PYTHON)) $(if $(DRY_RUN),--dry-run)
 
 report: install ## curves and summary.md for RECIPE from its run records in results/
 	$(PY) -m launch report $(RECIPE)
@@ -91,7 +98,7 @@ eval: ## GPU: evaluate MODEL (hub id, path or global_step_N/actor) on TASK
 countdown-3b: ## GPU: install, build Countdown data if missing, validate, train Qwen2.5-3B R1-Zero GRPO
 	@$(REQUIRE_GPU) countdown-3b
 	@$(INSTALL) $(INSTALL_MODE)
-	$(PY) -m launch train countdown-3b --variant default
+	$(PY) -m launch train countdown-3b --variant default $(PROFILE_ARG)
 
 eval-checkpoints: ## GPU: evaluate every saved checkpoint of RUN_DIR (results/<recipe>/runs/<run-id>)
 	@$(REQUIRE_GPU) eval-checkpoints

@@ -17,12 +17,12 @@ import json
 import sys
 from pathlib import Path
 
-from launch import verl_config
+from launch import estimate, hardware, verl_config
 from launch.attempt import run_attempt
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
 from launch.preflight import PreflightError, ensure_data, preflight
 from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
-from launch.validate import RunInvalid, check_data, validate_plans, validate_recipes
+from launch.validate import RunInvalid, check_data, check_memory, validate_plans, validate_recipes
 
 
 def _parser(command: str, description: str) -> argparse.ArgumentParser:
@@ -35,10 +35,27 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoints-dir", default=CHECKPOINTS_DIR, help="where checkpoints go (default: checkpoints)"
     )
+    _add_profile_flag(parser)
     return parser
 
 
-def _plans(args: argparse.Namespace) -> list[RunPlan]:
+def _add_profile_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        help="hardware profile in recipes/profiles/ for every GPU run (default: picked from nvidia-smi on a GPU "
+        "node, else each recipe's own; 'recipe': each recipe's own; cpu runs always keep cpu)",
+    )
+
+
+def _choose_profile(command: str, requested: str | None) -> str | None:
+    """The profile for the command's GPU runs; says which and why on stderr (stdout stays the plan)."""
+    gpus = None if requested else hardware.detect_gpus()
+    name, reason = hardware.choose(requested, gpus)
+    print(f"{command}: profile: {reason}", file=sys.stderr)
+    return name
+
+
+def _plans(args: argparse.Namespace, command: str) -> list[RunPlan]:
     recipe = load_recipe(args.recipe)
     return compile_recipe(
         recipe,
@@ -47,6 +64,7 @@ def _plans(args: argparse.Namespace) -> list[RunPlan]:
         data_dir=args.data_dir,
         results_root=args.results_dir,
         checkpoints_root=args.checkpoints_dir,
+        profile=_choose_profile(command, args.profile),
     )
 
 
@@ -65,11 +83,13 @@ def validate_main(argv: list[str]) -> int:
     )
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
     parser.add_argument("--no-data-check", action="store_true", help="check configs only, not the data files")
+    _add_profile_flag(parser)
     args = parser.parse_args(argv)
     names = args.recipes or list_recipes()
     try:
         verl_config.check_verl_version()
-        count = validate_recipes(names, not args.no_data_check, args.data_dir)
+        profile = _choose_profile("validate", args.profile)
+        count = validate_recipes(names, not args.no_data_check, args.data_dir, profile=profile)
     except (RecipeError, RunInvalid, verl_config.VerlConfigError) as error:
         return _fail("validate", error)
     version = verl_config.PINNED_VERL_VERSION
@@ -82,11 +102,20 @@ def plan_main(argv: list[str]) -> int:
     parser.add_argument("--no-data-check", action="store_true", help="do not look for the data files")
     args = parser.parse_args(argv)
     try:
-        plans = _plans(args)
-        validate_plans(plans, check_data_files=False)
+        plans = _plans(args, "plan")
+        validate_plans(plans, check_data_files=False, check_fit=False)
     except (RecipeError, RunInvalid) as error:
         return _fail("plan", error)
     sys.stdout.write(render_plans(plans))
+    # The estimate of every run, then the refusal of any that does not fit (what validate and train say).
+    print("\n" + estimate.ASSUMPTIONS)
+    refused = []
+    for plan in plans:
+        print(estimate.render(estimate.estimate(plan), plan))
+        try:
+            check_memory(plan)
+        except RunInvalid as problem:
+            refused.append(problem)
     if not args.no_data_check:
         # Missing data is not an error here: `train` builds it; say so, with the command.
         for plan in plans:
@@ -94,7 +123,9 @@ def plan_main(argv: list[str]) -> int:
                 check_data(plan, REPO_ROOT)
             except RunInvalid as problem:
                 print(f"plan: warning: {problem}", file=sys.stderr)
-    return 0
+    for problem in refused:
+        print(f"plan: error: {problem}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _run_here(plans: list[RunPlan], dry_run: bool) -> int:
@@ -122,7 +153,7 @@ def train_main(argv: list[str]) -> int:
     parser = _parser("train", "Run one run of a recipe on this GPU node (pre-flight, then verl).")
     args = parser.parse_args(argv)
     try:
-        plans = _plans(args)
+        plans = _plans(args, "train")
         if len(plans) != 1:
             ids = ", ".join(plan.run_id for plan in plans)
             raise RecipeError(
@@ -145,13 +176,18 @@ def sweep_main(argv: list[str]) -> int:
         help="print the plan (slurm: also write the scripts); launch nothing",
     )
     parser.add_argument("--address", help="ray: the cluster's dashboard address, e.g. http://HEAD_IP:8265")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="ray/slurm: the interpreter the jobs run, by a path valid on the cluster's nodes (default: this one)",
+    )
     parser.add_argument("--partition", help="slurm: partition for the jobs")
     parser.add_argument("--time", help="slurm: time limit per job (default: 48:00:00)")
     parser.add_argument("--cpus-per-task", type=int, help="slurm: CPU cores per node (default: 8 per GPU)")
     parser.add_argument("--mem", default="0", help="slurm: memory per node (default: 0, all of it)")
     args = parser.parse_args(argv)
     try:
-        plans = _plans(args)
+        plans = _plans(args, "sweep")
         validate_plans(plans, check_data_files=args.launcher == "local" and not args.dry_run)
     except (RecipeError, RunInvalid) as error:
         return _fail("sweep", error)
@@ -164,7 +200,7 @@ def sweep_main(argv: list[str]) -> int:
             script = slurm.write_sbatch(
                 plan,
                 REPO_ROOT,
-                sys.executable,
+                args.python,
                 partition=args.partition,
                 time_limit=args.time,
                 cpus_per_task=args.cpus_per_task,
@@ -185,7 +221,9 @@ def sweep_main(argv: list[str]) -> int:
     if args.dry_run:
         sys.stdout.write(render_plans(plans))
         return 0
-    for run_id, job_id in ray_jobs.submit_jobs(plans, args.address, REPO_ROOT, args.results_dir).items():
+    for run_id, job_id in ray_jobs.submit_jobs(
+        plans, args.address, REPO_ROOT, args.results_dir, python=args.python
+    ).items():
         print(f"{run_id}: Ray job {job_id} (status: ray job status --address {args.address} {job_id})")
     return 0
 
@@ -195,7 +233,7 @@ def attempt_main(argv: list[str]) -> int:
     parser.add_argument("--run-id", required=True, help="the run to execute")
     args = parser.parse_args(argv)
     try:
-        plans = [plan for plan in _plans(args) if plan.run_id == args.run_id]
+        plans = [plan for plan in _plans(args, "attempt") if plan.run_id == args.run_id]
         if not plans:
             raise RecipeError(
                 f"{args.recipe} has no run {args.run_id!r}; see: python -m launch plan {args.recipe}"

@@ -20,6 +20,7 @@ from typing import Any
 
 from data_prep.templates import get_template
 from launch import verl_config
+from launch.hardware import effective_profile
 from launch.recipe import PATCHABLE_FIELDS, Profile, Recipe, RecipeError, load_profile
 
 REWARD_FILE = "rewards/verl_reward.py"
@@ -186,7 +187,9 @@ def compile_run(
     data_dir: str = DATA_DIR,
     results_root: str = RESULTS_DIR,
     checkpoints_root: str = CHECKPOINTS_DIR,
+    profile: str | None = None,
 ) -> RunPlan:
+    """`profile` replaces the recipe's hardware profile (launch.hardware.choose); run ids stay the same."""
     fields = recipe.model_dump(include=set(PATCHABLE_FIELDS))
     _reject_derived(recipe.overrides, str(recipe.path))
     patches = [
@@ -200,7 +203,8 @@ def compile_run(
         reward_kwargs = {**fields["reward_kwargs"], **patch_fields.pop("reward_kwargs", {})}
         fields.update(patch_fields, reward_kwargs=reward_kwargs)
         verl_patches.append(patch_overrides)
-    profile = load_profile(fields["profile"])
+    recipe_profile = fields["profile"]
+    profile = load_profile(effective_profile(recipe_profile, profile))
     # Order: recipe, variant, grid, hardware profile, then a platform overlay (which replaces the hardware).
     overrides = dict(recipe.overrides)
     for patch_overrides in [*verl_patches[:2], profile.overrides, *verl_patches[2:]]:
@@ -257,7 +261,9 @@ def compile_run(
         extra_rollout_names=overlay.extra_rollout_names if overlay else (),
         reproduce=overlay.reproduce
         if overlay
-        else _make_train_command(recipe.name, variant, seed, grid_point),
+        else _make_train_command(
+            recipe.name, variant, seed, grid_point, profile.name if profile.name != recipe_profile else None
+        ),
     )
 
 
@@ -271,10 +277,13 @@ def _epochs_covering_steps(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {"trainer.total_epochs": max(int(overrides.get("trainer.total_epochs", 1)), int(steps))}
 
 
-def _make_train_command(recipe: str, variant: str, seed: int, grid_point: Mapping[str, Any]) -> str:
+def _make_train_command(
+    recipe: str, variant: str, seed: int, grid_point: Mapping[str, Any], profile: str | None = None
+) -> str:
+    chosen = f" PROFILE={profile}" if profile else ""
     if grid_point:  # `make train` selects by variant and seed only; a grid point runs within its sweep
-        return f"make sweep RECIPE={recipe}  # includes {variant}, grid point {dict(grid_point)}, seed {seed}"
-    return f"make train RECIPE={recipe} VARIANT={variant} SEED={seed}"
+        return f"make sweep RECIPE={recipe}{chosen}  # includes {variant}, grid point {dict(grid_point)}, seed {seed}"
+    return f"make train RECIPE={recipe} VARIANT={variant} SEED={seed}{chosen}"
 
 
 def compile_recipe(

@@ -1,6 +1,6 @@
 """Pre-flight for a GPU run, before anything heavy starts: GPUs, data, model, disk.
 
-Enough NVIDIA GPUs for the run's hardware profile; the data files (built with `python -m data_prep` when
+Enough NVIDIA GPUs for the run's hardware profile, each with the memory the run's estimate needs; the data files (built with `python -m data_prep` when
 missing); the model as a local dir, in the Hugging Face cache or reachable on the hub; free disk for the
 checkpoints the run keeps. Each failure says what is missing and how to fix it.
 
@@ -15,8 +15,9 @@ import subprocess
 from pathlib import Path
 
 from launch.estimate import checkpoint_bytes
+from launch.hardware import detect_gpus
 from launch.plan import RunPlan
-from launch.validate import check_data, data_build_command
+from launch.validate import RunInvalid, check_data, check_memory, data_build_command
 from launch.verl_config import is_available_offline
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*[bB]\b|(\d+(?:\.\d+)?)[bB](?:-|$)")
@@ -92,8 +93,19 @@ def check_disk(plan: RunPlan, root: Path) -> None:
         )
 
 
+def check_gpu_memory(plan: RunPlan) -> None:
+    """The estimate against this node's smallest GPU, as nvidia-smi reports it (validation used the profile's)."""
+    gpus = detect_gpus()
+    if gpus:
+        try:
+            check_memory(plan, min(gpu.memory_gb for gpu in gpus))
+        except RunInvalid as error:
+            raise PreflightError(str(error)) from None
+
+
 def preflight(plan: RunPlan, root: Path) -> None:
     check_gpus(plan)
+    check_gpu_memory(plan)
     ensure_data(plan, root)
     check_model(plan.model)
     check_disk(plan, root)

@@ -3,7 +3,9 @@
 Each job ships this repo as its working dir (so `rewards/verl_reward.py` imports on every node), minus the
 environment, data and outputs, and runs the run's attempt on the cluster. The job runs in a temporary copy
 of the repo, so the data, checkpoint and results dirs must be absolute paths on storage every node shares:
-relative ones would point into that copy (no data; checkpoints lost, so a relaunch starts over). Start the
+relative ones would point into that copy (no data; checkpoints lost, so a relaunch starts over). The job runs
+the environment's own interpreter by absolute path (`--python`, default: the one running the sweep), so the
+repo's `.venv` must sit at that path on the head node too (shared storage, as the dirs). Start the
 cluster by hand: `ray start --head --dashboard-host=0.0.0.0` on one node (the dashboard listens on localhost
 only otherwise), `ray start --address=HEAD_IP:6379` on the others; the address to pass here is the head's
 dashboard, `http://HEAD_IP:8265`.
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from launch.hardware import profile_flag
 from launch.plan import RunPlan
 
 # Not shipped with a job: environments, built data, checkpoints, and run outputs.
@@ -54,11 +58,15 @@ def check_shared_dirs(plan: RunPlan, results_dir: str) -> None:
         )
 
 
-def attempt_entrypoint(plan: RunPlan, results_dir: str) -> list[str]:
+def attempt_entrypoint(plan: RunPlan, results_dir: str, python: str = sys.executable) -> list[str]:
+    """The job's command. `python` is the environment's interpreter by absolute path (the one running this
+    sweep, e.g. /shared/zerolab/.venv/bin/python): a bare `python3` in a Ray job is whatever the node's PATH
+    holds, usually a system Python without verl or vLLM."""
     recipe = plan.recipe.path.relative_to(plan.recipe.path.parents[1])
     return [
-        "python3", "-m", "launch", "attempt", str(recipe), "--run-id", plan.run_id,
+        python, "-m", "launch", "attempt", str(recipe), "--run-id", plan.run_id,
         "--data-dir", plan.data_dir, "--checkpoints-dir", plan.checkpoints_root, "--results-dir", results_dir,
+        *profile_flag(plan.profile.name),
     ]  # fmt: skip
 
 
@@ -68,6 +76,7 @@ def submit_jobs(
     root: Path,
     results_dir: str,
     entrypoint: Sequence[str] | None = None,
+    python: str = sys.executable,
 ) -> dict[str, str]:
     """Submits one job per run (or `entrypoint` instead of the attempt, for tests); returns run id -> job id."""
     from ray.job_submission import JobSubmissionClient
@@ -77,7 +86,7 @@ def submit_jobs(
     client = JobSubmissionClient(address)
     submitted = {}
     for plan in plans:
-        command = list(entrypoint) if entrypoint else attempt_entrypoint(plan, results_dir)
+        command = list(entrypoint) if entrypoint else attempt_entrypoint(plan, results_dir, python)
         job_id = client.submit_job(
             entrypoint=" ".join(shlex.quote(arg) for arg in command),
             # No env_vars: the attempt passes the run's environment to verl's ray.init itself

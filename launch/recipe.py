@@ -121,6 +121,9 @@ class Recipe(_Strict):
 class Profile(_Strict):
     name: str
     sized_for: str
+    # Memory of each GPU the profile is sized for (decimal GB): what the estimate checks a run against and
+    # what launch.hardware matches nvidia-smi against. None: not a GPU profile (cpu).
+    gpu_memory_gb: float | None = None
     overrides: dict[str, Any]
 
 

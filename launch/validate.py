@@ -1,7 +1,7 @@
 """Validates recipes before any GPU is touched: every run composed against the pinned verl, plus the data.
 
 For each run: verl's Hydra schema and its own checks (launch.verl_config), the reward options against the
-reward registry, the data files present, their `data_source` values known to the reward registry, and the
+reward registry, the estimated peak GPU memory within the profile's GPU (launch.estimate), the data files present, their `data_source` values known to the reward registry, and the
 rows built with the prompt template the recipe names (so the reward parses what the prompt asked for).
 Errors name the recipe, the run and the key.
 
@@ -83,10 +83,22 @@ def check_data(plan: RunPlan, root: Path = REPO_ROOT) -> None:
             )
 
 
-def validate_plans(plans: Sequence[RunPlan], check_data_files: bool = True) -> None:
+def check_memory(plan: RunPlan, gpu_memory_gb: float | None = None) -> None:
+    """Refuses a run whose estimated peak exceeds its profile's GPU (or `gpu_memory_gb`): launch.estimate."""
+    from launch.estimate import DoesNotFit, check_fits
+
+    try:
+        check_fits(plan, gpu_memory_gb)
+    except DoesNotFit as error:
+        raise RunInvalid(f"{plan.recipe.name}: run {plan.run_id}: {error}") from None
+
+
+def validate_plans(plans: Sequence[RunPlan], check_data_files: bool = True, check_fit: bool = True) -> None:
     # Runs that differ only in seed differ only in integer seed values: compose each distinct config once.
     composed: set[tuple] = set()
     for plan in plans:
+        if check_fit:  # arithmetic only: before the slower composition
+            check_memory(plan)
         key = tuple(sorted((k, repr(v)) for k, v in plan.overrides.items() if k not in SEED_KEYS))
         if key not in composed:
             try:
@@ -99,10 +111,12 @@ def validate_plans(plans: Sequence[RunPlan], check_data_files: bool = True) -> N
             check_data(plan)
 
 
-def validate_recipes(names: Iterable[str], check_data_files: bool = True, data_dir: str = DATA_DIR) -> int:
+def validate_recipes(
+    names: Iterable[str], check_data_files: bool = True, data_dir: str = DATA_DIR, profile: str | None = None
+) -> int:
     count = 0
     for name in names:
-        plans = compile_recipe(load_recipe(name), data_dir=data_dir)
+        plans = compile_recipe(load_recipe(name), data_dir=data_dir, profile=profile)
         validate_plans(plans, check_data_files)
         count += len(plans)
     return count

@@ -203,7 +203,8 @@ def test_processes_left_in_the_attempts_ray_dir_are_stopped(tmp_path, fake_pytho
 
 
 def test_plan_output_is_stable_and_matches_the_golden_file():
-    command = [sys.executable, "-m", "launch", "plan", "debug", "--no-data-check"]
+    # --profile recipe: the recipe's own profile on any machine (a GPU node would otherwise pick its own).
+    command = [sys.executable, "-m", "launch", "plan", "debug", "--no-data-check", "--profile", "recipe"]
     first = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
     second = subprocess.run(command, capture_output=True, text=True, check=True, cwd="/").stdout
     assert first == second
@@ -395,7 +396,23 @@ def test_ray_jobs_refuse_dirs_that_would_resolve_inside_the_jobs_temporary_copy(
 
 
 def test_attempt_entrypoint_runs_the_recorded_attempt_of_the_same_run():
-    plan = compile_recipe(load_recipe("countdown-3b"), variant="default")[0]
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", profile="2x80gb")[0]
     entry = ray_jobs.attempt_entrypoint(plan, "/shared/results")
-    assert entry[:4] == ["python3", "-m", "launch", "attempt"] and entry[4] == "recipes/countdown-3b.yaml"
-    assert entry[entry.index("--run-id") + 1] == plan.run_id and entry[-1] == "/shared/results"
+    # The environment's own interpreter by absolute path, never a bare `python3` from the node's PATH.
+    assert (
+        entry[:4] == [sys.executable, "-m", "launch", "attempt"] and entry[4] == "recipes/countdown-3b.yaml"
+    )
+    assert entry[entry.index("--run-id") + 1] == plan.run_id
+    assert entry[entry.index("--results-dir") + 1] == "/shared/results"
+    # The job compiles the run with the profile the sweep chose, whatever GPUs its head node has.
+    assert entry[entry.index("--profile") + 1] == "2x80gb"
+    assert (
+        ray_jobs.attempt_entrypoint(plan, "/r", "/shared/zl/.venv/bin/python")[0]
+        == "/shared/zl/.venv/bin/python"
+    )
+
+
+def test_ray_dry_run_and_sbatch_carry_the_interpreter_and_profile(tmp_path):
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))[0]
+    text = slurm.render_sbatch(plan, REPO_ROOT, "/opt/venv/bin/python")
+    assert "/opt/venv/bin/python -m launch attempt" in text and "--profile 1x80gb" in text

@@ -130,3 +130,63 @@ def test_a_gpu_install_without_nvcc_fails_before_any_download_naming_both_ways_o
     assert "flash-attn==2.8.3" in result.stderr and "nvcc" in result.stderr
     assert "CUDA toolkit" in result.stderr and "verlai/verl" in result.stderr
     assert not venv.exists(), "nothing may be created or downloaded before the nvcc check"
+
+
+def _fake_gpu_node(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A GPU node with nvcc, and a stand-in Python whose pip records each call instead of downloading."""
+    env = _no_gpu_env(tmp_path)
+    bin_dir = tmp_path / "bin"
+    for tool in ("mkdir", "cp"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: x)'\n")
+    (bin_dir / "nvcc").write_text("#!/bin/sh\necho 'Cuda compilation tools, release 13.0'\n")
+    log = tmp_path / "pip.log"
+    python = tmp_path / "python3.11"
+    python.write_text(
+        "#!/bin/bash\n"
+        'case "$1" in\n'
+        '  -c) case "$2" in *version_info*) echo 3.11 ;; *) exit 1 ;; esac ;;\n'  # no torch/vllm/flash_attn yet
+        '  -m) case "$2" in\n'
+        '        venv) mkdir -p "${@: -1}/bin" && cp "$0" "${@: -1}/bin/python" ;;\n'
+        f'        pip) echo "${{*:3}}" >> {log}; echo "Successfully installed (stand-in)" ;;\n'
+        "      esac ;;\n"
+        "esac\n"
+    )
+    for script in (bin_dir / "nvidia-smi", bin_dir / "nvcc", python):
+        script.chmod(0o755)
+    return {**env, "PYTHON": str(python), "VENV": str(tmp_path / "venv")}, log
+
+
+def test_the_gpu_install_puts_torch_in_first_then_builds_flash_attn_without_isolation(tmp_path):
+    env, log = _fake_gpu_node(tmp_path)
+    result = subprocess.run(
+        ["bash", str(INSTALL), "gpu"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    torch, flash_attn, rest = log.read_text().splitlines()
+    assert "torch==2.11.0" in torch and "flash-attn" not in torch
+    assert (
+        "--no-build-isolation" in flash_attn
+        and "flash-attn==2.8.3" in flash_attn
+        and "torch" not in flash_attn
+    )
+    assert "--no-build-isolation" not in rest and "-r requirements/gpu.txt" in rest
+
+
+@pytest.mark.parametrize("launcher", ["slurm", "ray"])
+def test_a_cluster_sweep_from_a_login_node_builds_the_gpu_env_for_the_compute_nodes(tmp_path, launcher):
+    # A login node: no GPU, no nvcc. `make sweep LAUNCHER=slurm` (or ray: its jobs run this env's python) must neither build the CPU env (the jobs
+    # would have no vLLM) nor die on "no GPU here": it goes for the GPU env and stops at the nvcc check.
+    env = {**_no_gpu_env(tmp_path), "CUDA_HOME": str(tmp_path / "no-cuda")}
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        ["make", "-C", str(REPO), "sweep", f"LAUNCHER={launcher}", "DRY_RUN=1", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "nvidia-smi lists no GPU" not in result.stderr and "needs an NVIDIA GPU node" not in result.stderr
+    assert "flash-attn==2.8.3" in result.stderr and "nvcc" in result.stderr and "verlai/verl" in result.stderr
+    assert not venv.exists()
