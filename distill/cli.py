@@ -3,6 +3,7 @@
     data  SPLIT --teacher MODEL --out DIR      sample k per prompt, keep what the rule reward accepts, write SFT data
     sft   DIR --student MODEL --out CKPT_DIR   fine-tune with verl 0.9.1's SFT trainer [verl.key=value ...]
     eval  MODEL --data TEST --out DIR          `launch eval` on GPU; the same files from the CPU sampler on CPU
+    run   RECIPE [--variant V] [--seed S]      all three for each run of a recipe with a distill: section
 
     python -m launch distill data data/countdown-mini/mini/train.parquet --teacher results/countdown-mini/base/search \\
         --k 8 --temperature 1.0 --max-tokens 224 --device cpu --out data/distill/mini
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -120,7 +122,11 @@ def _parse_overrides(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"override {item!r}: write verl.key=value")
-        overrides[key] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 1e-3 (no dot) as a string; verl wants the number
+            with contextlib.suppress(ValueError):
+                parsed = float(parsed)
+        overrides[key] = parsed
     return overrides
 
 
@@ -137,7 +143,7 @@ def sft_main(argv: list[str]) -> int:
         "--device", choices=DEVICES, help="cpu adds the CPU backend's device keys (default: gpu if visible)"
     )
     parser.add_argument("overrides", nargs="*", help="verl sft_trainer_engine keys, e.g. optim.lr=1e-5")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     try:
         import json
 
@@ -194,7 +200,44 @@ def eval_main(argv: list[str]) -> int:
     return 0
 
 
-SUBCOMMANDS = {"data": data_main, "sft": sft_main, "eval": eval_main}
+def run_main(argv: list[str]) -> int:
+    from distill.plan import run_distill, validate_distill_recipe
+    from distill.recipe import distill_runs
+    from launch.recipe import RecipeError, load_recipe
+
+    parser = argparse.ArgumentParser(prog="python -m launch distill run", description="Run a distill recipe.")
+    parser.add_argument("recipe", help="a recipe with a distill: section (e.g. countdown-distill)")
+    parser.add_argument("--variant", help="only this variant (default: all)")
+    parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
+    parser.add_argument("--device", choices=DEVICES, help="gpu: vLLM + GPU SFT; cpu: the CPU backend")
+    parser.add_argument("--force", action="store_true", help="replace a different data build")
+    parser.add_argument("--data-dir", default="data", help="where data sets and builds live (default: data)")
+    parser.add_argument("--results-dir", default="results", help="where run records go (default: results)")
+    parser.add_argument("--checkpoints-dir", default="checkpoints", help="where checkpoints go")
+    args = parser.parse_args(argv)
+    try:
+        recipe = load_recipe(args.recipe)
+        validate_distill_recipe(recipe, data_dir=args.data_dir)
+        runs = distill_runs(
+            recipe,
+            args.variant,
+            args.seed,
+            data_dir=args.data_dir,
+            results_root=args.results_dir,
+            checkpoints_root=args.checkpoints_dir,
+        )
+        for run in runs:
+            result = run_distill(run, recipe, args.device or _default_device(), args.force)
+            print(
+                f"{run.run_id}: greedy {result['greedy_acc']:.4f}, mean@{result['n']} {result['mean@n']:.4f}"
+            )
+    except (RecipeError, FileNotFoundError, *ERRORS) as error:
+        sys.stderr.write(f"distill run: error: {error}\n")
+        return 2
+    return 0
+
+
+SUBCOMMANDS = {"data": data_main, "sft": sft_main, "eval": eval_main, "run": run_main}
 
 
 def main(argv: list[str]) -> int:

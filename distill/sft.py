@@ -69,6 +69,9 @@ def sft_overrides(
         "trainer.logger": ["console", "file"],
         # A fresh run every time: a rerun into the same directory must not resume a different build's run.
         "trainer.resume_mode": "disable",
+        # Full Hugging Face weights beside the shards: `launch eval` then loads global_step_N/huggingface/
+        # directly (launch.checkpoint), with no merge step.
+        "checkpoint.save_contents": ["model", "optimizer", "extra", "hf_model"],
     }
     if chat_template is not None:
         overrides["model.custom_chat_template"] = chat_template
@@ -93,6 +96,7 @@ def reject_dead_keys(overrides: Mapping[str, Any]) -> None:
 
 def validate_sft(overrides: Mapping[str, Any]):
     """verl's composed SFT config with `overrides`, after every check; raises VerlConfigError."""
+    from hydra.errors import HydraException
     from verl.utils.config import omega_conf_to_dataclass
 
     reject_dead_keys(overrides)
@@ -118,8 +122,9 @@ def validate_sft(overrides: Mapping[str, Any]):
         for section in sections:
             try:
                 omega_conf_to_dataclass(config[section])
-            except (AssertionError, ValueError, TypeError) as error:
-                raise verl_config.VerlConfigError(f"verl rejected the {section} section: {error}") from error
+            except (AssertionError, ValueError, TypeError, HydraException) as error:
+                cause = error.__cause__ or error  # Hydra wraps the dataclass's own message
+                raise verl_config.VerlConfigError(f"verl rejected the {section} section: {cause}") from error
     return config
 
 

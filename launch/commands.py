@@ -40,6 +40,10 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
 
 def _plans(args: argparse.Namespace) -> list[RunPlan]:
     recipe = load_recipe(args.recipe)
+    if recipe.distill is not None:
+        raise RecipeError(
+            f"{recipe.name} is a distillation recipe, not RL runs: python -m launch distill run {recipe.name}"
+        )
     return compile_recipe(
         recipe,
         args.variant,
