@@ -201,7 +201,7 @@ def eval_main(argv: list[str]) -> int:
 
 
 def run_main(argv: list[str]) -> int:
-    from distill.plan import run_distill, validate_distill_recipe
+    from distill.plan import render_run, run_distill, validate_distill_recipe
     from distill.recipe import distill_runs
     from launch.recipe import RecipeError, load_recipe
 
@@ -211,13 +211,14 @@ def run_main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
     parser.add_argument("--device", choices=DEVICES, help="gpu: vLLM + GPU SFT; cpu: the CPU backend")
     parser.add_argument("--force", action="store_true", help="replace a different data build")
+    parser.add_argument("--dry-run", action="store_true", help="print each run's plan; run nothing")
     parser.add_argument("--data-dir", default="data", help="where data sets and builds live (default: data)")
     parser.add_argument("--results-dir", default="results", help="where run records go (default: results)")
     parser.add_argument("--checkpoints-dir", default="checkpoints", help="where checkpoints go")
     args = parser.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe)
-        validate_distill_recipe(recipe, data_dir=args.data_dir)
+        validate_distill_recipe(recipe, check_data_files=not args.dry_run, data_dir=args.data_dir)
         runs = distill_runs(
             recipe,
             args.variant,
@@ -226,8 +227,12 @@ def run_main(argv: list[str]) -> int:
             results_root=args.results_dir,
             checkpoints_root=args.checkpoints_dir,
         )
+        device = args.device or _default_device()
         for run in runs:
-            result = run_distill(run, recipe, args.device or _default_device(), args.force)
+            sys.stdout.write(render_run(run, device))
+            if args.dry_run:
+                continue
+            result = run_distill(run, recipe, device, args.force)
             print(
                 f"{run.run_id}: greedy {result['greedy_acc']:.4f}, mean@{result['n']} {result['mean@n']:.4f}"
             )

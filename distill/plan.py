@@ -79,6 +79,20 @@ def validate_distill_recipe(recipe: Recipe, check_data_files: bool = True, data_
     return len(runs)
 
 
+def render_run(run: DistillRun, device: str = "gpu") -> str:
+    """What a run will do, for a human to read before it starts: teacher, build, the exact SFT command."""
+    import shlex
+
+    from distill.sft import sft_command
+
+    overrides = run_sft_overrides(run, device)
+    command = sft_command(overrides, validate_sft(overrides))
+    teacher = run.section.teacher or f"last checkpoint of {run.section.teacher_run}"
+    lines = [f"# {run.run_id}: student {run.student}, teacher {teacher}", f"#   data build: {run.build_dir}"]
+    lines.append(" ".join(shlex.quote(arg) for arg in command))
+    return "\n".join(lines) + "\n"
+
+
 def run_distill(run: DistillRun, recipe: Recipe, device: str, force: bool = False) -> dict:
     """data -> SFT -> eval for one run; returns the eval metrics."""
     sampling, filters, eval_decoding = run_options(run)

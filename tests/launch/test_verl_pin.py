@@ -99,7 +99,7 @@ def test_sft_trainer_config_and_the_keys_distill_calls_dead():
 
     from distill.sft import DEAD_SFT_KEYS, SFT_MODULE
 
-    assert SFT_MODULE == sft_trainer.__name__
+    assert sft_trainer.__name__ == SFT_MODULE
     assert 'config_name="sft_trainer_engine"' in _source(sft_trainer), "the SFT trainer's Hydra config moved"
     readers = _source(sft_trainer) + _source(multiturn_sft_dataset)
     for key in DEAD_SFT_KEYS:
