@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from data_prep.templates import PASS_THROUGH_CHAT_TEMPLATE
 from distill.cli import main
 from distill.sample import sample_cpu
 from launch.generate import Decoding
@@ -76,3 +78,36 @@ def test_sample_reject_write_sft_eval_end_to_end(mini_data, tiny_student, tmp_pa
     result = json.loads((evaluation / "countdown.json").read_text())
     assert result["checkpoint_step"] == int(final.name.rpartition("_")[2])
     assert result["n"] == 1 and 0 <= result["greedy_acc"] <= 1 and result["num_prompts"] == 256
+
+
+def test_gpu_sampling_sends_launch_evals_keys_plus_the_seed(mini_data, tmp_path, monkeypatch):
+    """No GPU here: the vLLM path is checked up to the verl command it would run, composed against verl."""
+    import distill.sample as sample_module
+    from launch import verl_config
+
+    sent = {}
+
+    def fake_generate(overrides, log_path):
+        sent.update(overrides)
+        return tmp_path / "out.parquet"
+
+    monkeypatch.setattr(sample_module, "require_gpu", lambda: 2)
+    monkeypatch.setattr(sample_module, "generate", fake_generate)
+    decoding = Decoding(n=4, temperature=0.6, top_p=0.95, max_tokens=BUDGET)
+    sample_module.sample(
+        str(TEACHER),
+        mini_data / "train.parquet",
+        decoding,
+        tmp_path / "g.parquet",
+        device="gpu",
+        seed=7,
+        max_prompts=3,
+    )
+    assert sent["actor_rollout_ref.rollout.seed"] == 7 and sent["trainer.n_gpus_per_node"] == 2
+    assert (
+        sent["actor_rollout_ref.rollout.load_format"] == "auto" and sent["actor_rollout_ref.rollout.n"] == 4
+    )
+    assert pq.read_table(sent["data.train_files"][0]).num_rows == 3
+    template = sent["+actor_rollout_ref.rollout.engine_kwargs.vllm.chat_template"]
+    assert Path(template).read_text() == PASS_THROUGH_CHAT_TEMPLATE
+    verl_config.compose(sent)  # every key is one main_generation_server's ppo_trainer config knows
