@@ -25,6 +25,10 @@ COMMANDS = {
     "eval": ("launch.evaluate:main", "evaluate a model or checkpoint on a task's test split (GPU)"),
     "eval-checkpoints": ("launch.eval_checkpoints:main", "evaluate every checkpoint of a run (GPU)"),
     "score": ("launch.score:main", "score a generations parquet on CPU: pass@k, maj@k, format, length"),
+    "distill": (
+        "distill.cli:main",
+        "rejection-sampling distillation: teacher samples -> rule filter -> SFT data -> verl SFT -> eval",
+    ),
 }
 
 

@@ -57,6 +57,10 @@ def _choose_profile(command: str, requested: str | None) -> str | None:
 
 def _plans(args: argparse.Namespace, command: str) -> list[RunPlan]:
     recipe = load_recipe(args.recipe)
+    if recipe.distill is not None:
+        raise RecipeError(
+            f"{recipe.name} is a distillation recipe, not RL runs: python -m launch distill run {recipe.name}"
+        )
     return compile_recipe(
         recipe,
         args.variant,

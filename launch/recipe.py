@@ -2,7 +2,8 @@
 
 A recipe names the model, task, prompt template, reward options, hardware profile and `overrides:` in verl's
 own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds; `doctor:`
-overrides the run doctor's thresholds and names findings that stop the run (launch/doctor_rules.py).
+overrides the run doctor's thresholds and names findings that stop the run (launch/doctor_rules.py);
+`distill:` makes it a distillation recipe (teacher, filters, verl SFT keys: distill/recipe.py).
 Unknown fields and wrong types are errors naming the file and the field.
 
     python -m launch validate countdown-3b
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from distill.recipe import DistillSection
 from launch.doctor_rules import DoctorSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +100,7 @@ class RecipeFile(_Strict):
     overrides: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep | None = None
     doctor: DoctorSettings | None = None
+    distill: DistillSection | None = None
 
 
 class Recipe(_Strict):
@@ -115,6 +118,7 @@ class Recipe(_Strict):
     overrides: dict[str, Any]
     sweep: Sweep
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
+    distill: DistillSection | None = None
     sha256: str
 
 

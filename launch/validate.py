@@ -116,7 +116,13 @@ def validate_recipes(
 ) -> int:
     count = 0
     for name in names:
-        plans = compile_recipe(load_recipe(name), data_dir=data_dir, profile=profile)
+        recipe = load_recipe(name)
+        if recipe.distill is not None:  # a distillation recipe: its runs are SFT runs (distill/recipe.py)
+            from distill.plan import validate_distill_recipe
+
+            count += validate_distill_recipe(recipe, check_data_files, data_dir)
+            continue
+        plans = compile_recipe(recipe, data_dir=data_dir, profile=profile)
         validate_plans(plans, check_data_files)
         count += len(plans)
     return count

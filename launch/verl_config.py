@@ -25,6 +25,8 @@ from typing import Any
 PINNED_VERL_VERSION = "0.9.1"
 TRAINER_MODULE = "verl.trainer.main_ppo"
 TRAINER_CONFIG_NAME = "ppo_trainer"
+# verl's SFT trainer (verl.trainer.sft_trainer) composes its own config; distill.sft checks keys against it.
+SFT_CONFIG_NAME = "sft_trainer_engine"
 
 # verl 0.9.1 composes these top-level blocks (legacy_reward_impl.yaml) but main_ppo never reads them.
 IGNORED_PREFIXES = {
@@ -139,59 +141,61 @@ def reject_ignored_keys(overrides: Mapping[str, Any]) -> None:
                 )
 
 
-@functools.lru_cache(maxsize=1)
-def _default_config():
-    return _compose_strings(())
+@functools.lru_cache(maxsize=2)
+def _default_config(config_name: str = TRAINER_CONFIG_NAME):
+    return _compose_strings((), config_name)
 
 
-def _compose_strings(hydra_overrides: Sequence[str]):
+def _compose_strings(hydra_overrides: Sequence[str], config_name: str = TRAINER_CONFIG_NAME):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
-            return compose(config_name=TRAINER_CONFIG_NAME, overrides=list(hydra_overrides))
+            return compose(config_name=config_name, overrides=list(hydra_overrides))
     finally:
         GlobalHydra.instance().clear()
 
 
-def _closest_keys(key: str) -> list[str]:
+def _closest_keys(key: str, config_name: str = TRAINER_CONFIG_NAME) -> list[str]:
     from omegaconf import OmegaConf
 
+    default = _default_config(config_name)
     parent, _, leaf = key.rpartition(".")
-    node = OmegaConf.select(_default_config(), parent) if parent else _default_config()
+    node = OmegaConf.select(default, parent) if parent else default
     if not OmegaConf.is_dict(node):
         return []
     siblings = [str(k) for k in node]
     return [f"{parent}.{k}" if parent else k for k in difflib.get_close_matches(leaf, siblings, n=3)]
 
 
-def reject_unknown_keys(overrides: Mapping[str, Any]) -> None:
+def reject_unknown_keys(overrides: Mapping[str, Any], config_name: str = TRAINER_CONFIG_NAME) -> None:
     from omegaconf import OmegaConf
 
+    default = _default_config(config_name)
     for raw_key in overrides:
         if raw_key.startswith(("+", "~")):
             continue  # verl's own grammar: `+key` adds a key its schema leaves open, `~key` deletes one
         parent, _, leaf = raw_key.rpartition(".")
-        node = OmegaConf.select(_default_config(), parent, default=None) if parent else _default_config()
+        node = OmegaConf.select(default, parent, default=None) if parent else default
         if not (OmegaConf.is_dict(node) and leaf in node.keys()):  # noqa: SIM118 (`in node` is False for ??? values)
-            hint = _closest_keys(raw_key)
+            hint = _closest_keys(raw_key, config_name)
             suggestion = f"; did you mean {' or '.join(hint)}?" if hint else ""
             raise VerlConfigError(
-                f"'{raw_key}' is not a key of verl {PINNED_VERL_VERSION}'s ppo_trainer config{suggestion}"
+                f"'{raw_key}' is not a key of verl {PINNED_VERL_VERSION}'s {config_name} config{suggestion}"
             )
 
 
-def compose(overrides: Mapping[str, Any]):
-    """verl's full trainer config with `overrides` applied, exactly as `main_ppo` would compose it."""
+def compose(overrides: Mapping[str, Any], config_name: str = TRAINER_CONFIG_NAME):
+    """verl's full config `config_name` with `overrides` applied, as its trainer would compose it."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     reject_ignored_keys(overrides)
-    reject_unknown_keys(overrides)
+    reject_unknown_keys(overrides, config_name)
     try:
-        return _compose_strings(to_hydra_overrides(overrides))
+        return _compose_strings(to_hydra_overrides(overrides), config_name)
     except (HydraException, OmegaConfBaseException) as error:
         raise VerlConfigError(f"verl's Hydra config rejected the overrides: {error}") from error
 

@@ -77,6 +77,23 @@ def cpu_overrides(n_ranks: int = 1) -> dict[str, object]:
     }
 
 
+def cpu_sft_overrides() -> dict[str, object]:
+    """The same device choices for verl's SFT trainer (`verl.trainer.sft_trainer`, config sft_trainer_engine).
+
+    It runs under torchrun without Ray or a rollout: only the platform, attention, FSDP2 and fp32 apply.
+    """
+    return {
+        "trainer.device": "cpu",
+        "data.num_workers": 0,
+        "+model.override_config.attn_implementation": "sdpa",
+        "model.use_remove_padding": False,
+        "model.enable_gradient_checkpointing": False,
+        "engine.strategy": "fsdp2",
+        "engine.use_torch_compile": False,
+        **_fp32_mixed_precision("engine"),
+    }
+
+
 def cpu_env() -> dict[str, str]:
     """Environment variables the trainer process needs; Ray passes them on to every worker it starts."""
     return {

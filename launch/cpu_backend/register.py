@@ -4,7 +4,8 @@
 before any trainer, worker or rollout module is loaded. Importing this module:
   1. registers the `cpu` platform (selected with `VERL_PLATFORM=cpu`);
   2. makes the trainer ranks' default process group plain gloo (verl builds "cpu:gloo,<device>:<backend>",
-     which torch rejects when the device is the CPU itself);
+     which torch rejects when the device is the CPU itself), in Ray workers and under torchrun (the SFT
+     trainer, `verl.trainer.sft_trainer`);
   3. registers verl's own FSDP engines for device `cpu` (the reference model's CPU offload unpinned, the
      PPO critic's value head loaded with sdpa attention instead of a hard-coded flash-attention);
   4. registers the `hfcpu` rollout: its replica (server launcher) and its trainer-side adapter.
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+from datetime import timedelta
 
 import verl.utils.distributed
 from verl.utils.device import get_device_name
@@ -38,6 +41,25 @@ def _use_gloo_process_group_on_cpu() -> None:
 
     # Rebinding the module attribute is enough: verl's worker modules, which import the name, load later.
     verl.utils.distributed.initialize_global_process_group_ray = init_process_group
+
+    torchrun_original = verl.utils.distributed.initialize_global_process_group
+
+    @functools.wraps(torchrun_original)
+    def init_torchrun_process_group(timeout_second=36000):
+        if get_device_name() != "cpu":
+            return torchrun_original(timeout_second=timeout_second)
+        import torch.distributed
+
+        # verl's own body with the backend string alone changed (torchrun sets the rank variables).
+        torch.distributed.init_process_group(
+            backend="gloo",
+            timeout=timedelta(seconds=timeout_second),
+            init_method=os.environ.get("DIST_INIT_METHOD", None),
+        )
+        return int(os.environ["LOCAL_RANK"]), int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+    # sft_trainer.run_sft imports the name when it runs, after this rebinding.
+    verl.utils.distributed.initialize_global_process_group = init_torchrun_process_group
 
 
 def _register_fsdp_engines_on_cpu() -> None:

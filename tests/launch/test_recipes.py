@@ -14,7 +14,15 @@ from launch.plan import compile_recipe
 from launch.recipe import RECIPES_DIR, RecipeError, list_recipes, load_profile, load_recipe
 from launch.validate import RunInvalid, data_build_command, validate_plans
 
-SHIPPED = ["countdown-3b", "countdown-ablations", "countdown-mini", "game24-3b", "math-1.5b", "debug"]
+SHIPPED = [
+    "countdown-3b",
+    "countdown-ablations",
+    "countdown-distill",
+    "countdown-mini",
+    "game24-3b",
+    "math-1.5b",
+    "debug",
+]
 
 
 def _math_sources(root: Path) -> dict[str, Path]:
@@ -73,7 +81,13 @@ def test_shipped_recipes_are_the_runnable_ones():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_run_of_every_shipped_recipe_validates(name, data_dir, monkeypatch):
     monkeypatch.chdir("/")  # data paths must come from the plan, not the working directory
-    plans = compile_recipe(load_recipe(name), data_dir=str(data_dir))
+    recipe = load_recipe(name)
+    if recipe.distill is not None:  # SFT runs: keys checked against verl's sft_trainer_engine (distill.plan)
+        from distill.plan import validate_distill_recipe
+
+        assert validate_distill_recipe(recipe, check_data_files=True, data_dir=str(data_dir)) > 0
+        return
+    plans = compile_recipe(recipe, data_dir=str(data_dir))
     validate_plans(plans, check_data_files=True)
     assert len({plan.run_id for plan in plans}) == len(plans)
     assert all(

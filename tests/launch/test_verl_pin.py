@@ -81,6 +81,32 @@ def test_default_process_group_backend_and_its_callers():
     )
 
 
+def test_sft_trainer_process_group_is_looked_up_at_call_time():
+    import verl.utils.distributed as distributed
+    from verl.trainer import sft_trainer
+
+    helper = distributed.initialize_global_process_group
+    assert _params(helper) == ["timeout_second"], "initialize_global_process_group signature moved"
+    assert 'f"cpu:gloo,{get_device_name()}:{get_nccl_backend()}"' in _source(helper)
+    assert "from verl.utils.distributed import initialize_global_process_group" in _source(sft_trainer.run_sft), (
+        "sft_trainer.run_sft no longer imports the process-group helper when it runs: the gloo rebinding misses it"
+    )
+
+
+def test_sft_trainer_config_and_the_keys_distill_calls_dead():
+    from verl.trainer import sft_trainer
+    from verl.utils.dataset import multiturn_sft_dataset
+
+    from distill.sft import DEAD_SFT_KEYS, SFT_MODULE
+
+    assert sft_trainer.__name__ == SFT_MODULE
+    assert 'config_name="sft_trainer_engine"' in _source(sft_trainer), "the SFT trainer's Hydra config moved"
+    readers = _source(sft_trainer) + _source(multiturn_sft_dataset)
+    for key in DEAD_SFT_KEYS:
+        assert key.rpartition(".")[2] not in readers, f"verl now reads {key}: drop it from DEAD_SFT_KEYS"
+    assert 'config.get("ignore_input_ids_mismatch"' in readers and 'config.get("messages_key"' in readers
+
+
 def test_engine_registry_and_fsdp_engines():
     from verl.workers.engine import BaseEngine, EngineRegistry
     from verl.workers.engine.fsdp import transformer_impl

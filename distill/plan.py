@@ -1,0 +1,134 @@
+"""Distillation recipes, validated and run: every run's options and verl SFT keys checked, then
+data -> SFT -> eval, with the records under results/<recipe>/runs/<run-id>/.
+
+A run leaves `run.json` (recipe hash, run id, student, teacher as resolved, seed, exact SFT keys, git commit
+and versions), `distill.json` (the data build's meta: counts per filter stage, acceptance, checksums),
+`metrics.jsonl` (verl's SFT file logger: train/loss per step) and `eval/<task>.json` + `.jsonl`.
+
+    python -m launch validate countdown-distill
+    python -m launch distill run countdown-distill --variant qwen2.5-0.5b --seed 1 [--device cpu]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from distill.build import build
+from distill.evaluate import evaluate
+from distill.recipe import DistillRun, distill_runs, resolve_teacher, teacher_checkpoint_dir
+from distill.reject import Filters
+from distill.sft import run_sft, sft_overrides, validate_sft
+from distill.write import sft_chat_template
+from launch.evaluate import provenance, read_split
+from launch.generate import Decoding
+from launch.recipe import Recipe, RecipeError
+from launch.verl_config import VerlConfigError
+
+
+def run_options(run: DistillRun) -> tuple[Decoding, Filters, Decoding]:
+    """(teacher sampling, filters, student eval decoding); ValueError names the bad option."""
+    section = run.section
+    sampling = Decoding(
+        n=section.k, temperature=section.temperature, top_p=section.top_p, max_tokens=section.max_tokens
+    )
+    filters = Filters(
+        strict_format=section.strict_format,
+        dedup=section.dedup,
+        max_per_prompt=section.max_per_prompt,
+        choice=section.choice,
+        seed=run.seed,
+    )
+    e = section.eval
+    return (
+        sampling,
+        filters,
+        Decoding(n=e.n, temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_tokens),
+    )
+
+
+def run_sft_overrides(run: DistillRun, device: str = "gpu") -> dict:
+    overrides = sft_overrides(
+        run.build_dir, run.student, run.checkpoint_dir, sft_chat_template(run.template), run.run_id
+    )
+    if device == "cpu":
+        from launch.cpu_backend import cpu_sft_overrides
+
+        overrides.update(cpu_sft_overrides())
+    return {**overrides, **run.section.sft}
+
+
+def validate_distill_recipe(recipe: Recipe, check_data_files: bool = True, data_dir: str = "data") -> int:
+    """Checks every run of a distillation recipe; returns the number of runs. Raises RecipeError."""
+    runs = distill_runs(recipe, data_dir=data_dir)
+    if recipe.distill.teacher_run is not None:
+        teacher_checkpoint_dir(recipe.distill.teacher_run)
+    for run in runs:
+        try:
+            run_options(run)
+            validate_sft(run_sft_overrides(run))
+        except (ValueError, VerlConfigError) as error:
+            raise RecipeError(f"{recipe.name}: run {run.run_id}: {error}") from None
+        if check_data_files:
+            for split in (run.train_split, run.test_split):
+                if not split.is_file():
+                    raise RecipeError(
+                        f"{recipe.name}: run {run.run_id}: {split} does not exist; build it with "
+                        f"`python -m data_prep {recipe.task} --out {split.parent} --template {run.template}`"
+                    )
+    return len(runs)
+
+
+def render_run(run: DistillRun, device: str = "gpu") -> str:
+    """What a run will do, for a human to read before it starts: teacher, build, the exact SFT command."""
+    import shlex
+
+    from distill.sft import sft_command
+
+    overrides = run_sft_overrides(run, device)
+    command = sft_command(overrides, validate_sft(overrides))
+    teacher = run.section.teacher or f"last checkpoint of {run.section.teacher_run}"
+    lines = [f"# {run.run_id}: student {run.student}, teacher {teacher}", f"#   data build: {run.build_dir}"]
+    lines.append(" ".join(shlex.quote(arg) for arg in command))
+    return "\n".join(lines) + "\n"
+
+
+def run_distill(run: DistillRun, recipe: Recipe, device: str, force: bool = False) -> dict:
+    """data -> SFT -> eval for one run; returns the eval metrics."""
+    sampling, filters, eval_decoding = run_options(run)
+    teacher = resolve_teacher(run.section)
+    meta = build(
+        teacher,
+        run.train_split,
+        run.build_dir,
+        sampling,
+        filters,
+        device=device,
+        max_prompts=run.section.max_prompts,
+        force=force,
+    )
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    (run.run_dir / "distill.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    overrides = run_sft_overrides(run, device)
+    env = {}
+    if device == "cpu":
+        from launch.cpu_backend import cpu_env
+
+        env = cpu_env()
+    record = {
+        "recipe": recipe.name,
+        "recipe_sha256": recipe.sha256,
+        "run_id": run.run_id,
+        "kind": "distill",
+        "student": run.student,
+        "teacher": teacher,
+        "seed": run.seed,
+        "device": device,
+        "sft_overrides": overrides,
+        **provenance(),
+    }
+    (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+    checkpoint = run_sft(overrides, run.run_dir / "sft.log", env)
+    shutil.copy(run.checkpoint_dir / "metrics.jsonl", run.run_dir / "metrics.jsonl")
+    split = read_split(run.test_split, recipe.task, run.template)
+    return evaluate(str(checkpoint), split, eval_decoding, run.run_dir / "eval", device=device, seed=run.seed)

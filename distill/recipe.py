@@ -1,0 +1,154 @@
+"""A recipe's `distill:` section: the teacher, the sampling and filters, the student's verl SFT keys, the eval.
+
+A recipe with this section is a distillation recipe: each run (variant x seed, run ids derived as for RL
+runs) samples the training split from the teacher, keeps what the rule reward accepts, fine-tunes the run's
+student (the recipe's `model`, or a variant's) with verl's SFT trainer and evaluates it on the test split.
+The teacher is a model (`teacher:`) or an RL run of another shipped recipe (`teacher_run:`), whose last
+checkpoint (`latest_checkpointed_iteration.txt`) is taken when the run starts. Runs of one seed share one
+data build, so every student learns from the same traces. Validation composes every run's SFT keys against
+verl's sft_trainer_engine config (distill.sft) and checks the teacher run exists; it needs no GPU.
+
+    python -m launch validate countdown-distill
+    python -m launch distill run countdown-distill --variant qwen2.5-0.5b --seed 1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# What a distillation variant may change: the student (and the template its prompts are built with).
+DISTILL_PATCHABLE = ("model", "template")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EvalSettings(_Strict):
+    n: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+
+class DistillSection(_Strict):
+    teacher: str | None = None
+    teacher_run: str | None = None
+    k: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    strict_format: bool
+    dedup: bool
+    max_per_prompt: int | None
+    choice: str
+    max_prompts: int | None = None
+    sft: dict[str, Any] = Field(default_factory=dict)
+    eval: EvalSettings
+
+    @model_validator(mode="after")
+    def _one_teacher(self):
+        if (self.teacher is None) == (self.teacher_run is None):
+            raise ValueError(
+                "name exactly one of teacher (a model or checkpoint) and teacher_run (an RL run id)"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class DistillRun:
+    run_id: str
+    recipe: str
+    student: str
+    template: str
+    seed: int
+    train_split: Path
+    test_split: Path
+    build_dir: Path
+    checkpoint_dir: Path
+    run_dir: Path
+    section: DistillSection
+
+
+def distill_runs(
+    recipe,
+    variant: str | None = None,
+    seed: int | None = None,
+    *,
+    data_dir: str = "data",
+    results_root: str = "results",
+    checkpoints_root: str = "checkpoints",
+) -> list[DistillRun]:
+    """Every run of a distillation recipe (optionally one variant / seed)."""
+    from launch.recipe import RecipeError
+
+    section = recipe.distill
+    if section is None:
+        raise RecipeError(f"{recipe.path}: no distill: section, so not a distillation recipe")
+    variants = recipe.sweep.variants
+    if variant is not None and variant not in variants:
+        raise RecipeError(f"{recipe.name} has no variant {variant!r}; variants: {', '.join(variants)}")
+    if seed is not None and seed not in recipe.sweep.seeds:
+        raise RecipeError(f"{recipe.name} has no seed {seed}; seeds: {recipe.sweep.seeds}")
+    runs = []
+    for name, patch in variants.items():
+        if variant is not None and name != variant:
+            continue
+        extra = sorted(set(patch) - set(DISTILL_PATCHABLE))
+        if extra:
+            raise RecipeError(
+                f"{recipe.path}: variant {name!r} sets {', '.join(extra)}; a distillation variant may set only "
+                f"{', '.join(DISTILL_PATCHABLE)} (SFT keys live in distill.sft)"
+            )
+        template = patch.get("template", recipe.template)
+        for run_seed in recipe.sweep.seeds if seed is None else [seed]:
+            run_id = f"{recipe.name}__{name}__s{run_seed}"
+            split_dir = Path(data_dir) / recipe.task / template
+            runs.append(
+                DistillRun(
+                    run_id=run_id,
+                    recipe=recipe.name,
+                    student=patch.get("model", recipe.model),
+                    template=template,
+                    seed=run_seed,
+                    train_split=split_dir / "train.parquet",
+                    test_split=split_dir / "test.parquet",
+                    build_dir=Path(data_dir) / "distill" / f"{recipe.name}__{template}__s{run_seed}",
+                    checkpoint_dir=Path(checkpoints_root) / recipe.name / run_id,
+                    run_dir=Path(results_root) / recipe.name / "runs" / run_id,
+                    section=section,
+                )
+            )
+    return runs
+
+
+def teacher_checkpoint_dir(teacher_run: str, checkpoints_root: str = "checkpoints") -> Path:
+    """checkpoints/<recipe>/<run-id>/, after checking the run id is a run of that shipped recipe."""
+    from launch.plan import compile_recipe
+    from launch.recipe import RecipeError, load_recipe
+
+    recipe_name = teacher_run.split("__", 1)[0]
+    plans = compile_recipe(load_recipe(recipe_name), checkpoints_root=checkpoints_root)
+    match = [plan for plan in plans if plan.run_id == teacher_run]
+    if not match:
+        known = ", ".join(plan.run_id for plan in plans[:4])
+        raise RecipeError(f"teacher_run {teacher_run!r} is not a run of {recipe_name} (e.g. {known})")
+    return match[0].checkpoint_dir
+
+
+def resolve_teacher(section: DistillSection, checkpoints_root: str = "checkpoints") -> str:
+    """The teacher as `launch eval` takes it: the model, or the RL run's last global_step_N/actor."""
+    if section.teacher is not None:
+        return section.teacher
+    run_dir = teacher_checkpoint_dir(section.teacher_run, checkpoints_root)
+    tracker = run_dir / "latest_checkpointed_iteration.txt"
+    if not tracker.is_file():
+        raise FileNotFoundError(
+            f"teacher run {section.teacher_run} has no checkpoint yet ({tracker} is missing): train it first "
+            f"with `python -m launch train {section.teacher_run.split('__', 1)[0]}`"
+        )
+    return str(run_dir / f"global_step_{int(tracker.read_text().strip())}" / "actor")
