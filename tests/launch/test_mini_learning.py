@@ -2,8 +2,9 @@
 search more (it pays), and the same run with the correctness-independent (random) reward does not.
 
 Both are launch.mini_probe runs (the whole launch path, the recipe's settings cut to STEPS steps), so they are
-the first steps of the committed runs. MARGIN comes from benchmarks/calibrate_mini_probe.py over five seeds of
-each variant (the figures per seed: results/countdown-mini/README.md).
+the first steps of the committed runs. MARGIN comes from five grpo seeds and three random-reward seeds
+(benchmarks/calibrate_mini_probe.py and the committed runs; the figures per seed: results/countdown-mini/README.md):
+grpo rose 0.147 to 0.221, the control 0.000 to 0.012.
 
     python -m pytest tests/launch/test_mini_learning.py -q
 """
