@@ -1,12 +1,12 @@
 """`python -m launch eval MODEL --task TASK`: accuracy, mean@n, pass@k, maj@k of a model or verl checkpoint.
 
 MODEL is a Hugging Face id or dir, or a verl FSDP checkpoint (`global_step_N[/actor]`, converted once by
-launch.checkpoint). The test split built by `data_prep` is sampled n times per prompt with vLLM through
-verl's standalone generation server (launch.generate), with the prompt template the rows were built with,
-plus one greedy pass (temperature 0) for `greedy_acc`; launch.score then scores every response with
+evaluation.checkpoint). The test split built by `data_prep` is sampled n times per prompt with vLLM through
+verl's standalone generation server (evaluation.generate), with the prompt template the rows were built with,
+plus one greedy pass (temperature 0) for `greedy_acc`; evaluation.score then scores every response with
 `rewards.compute_score`. Written to --out (default results/eval/<model-slug>/):
 
-    <task>.json                 metrics (launch.eval_metrics) + model, checkpoint step, decoding, commit, versions
+    <task>.json                 metrics (evaluation.metrics) + model, checkpoint step, decoding, commit, versions
     <task>.jsonl                one line per response: prompt id, sample, response, reward components
     <task>.generations.parquet  the sampled responses (`python -m launch score` recomputes the metrics on CPU)
     <task>.greedy.parquet, <task>.generations.log, <task>.greedy.log
@@ -28,9 +28,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from data_prep.templates import get_template
-from launch.checkpoint import STEP_PATTERN, CheckpointError, resolve_model
-from launch.generate import Decoding, GenerationError, Hardware, generate, generation_overrides, require_gpu
-from launch.score import ScoreError, score_generations, write_json, write_jsonl
+from evaluation.checkpoint import STEP_PATTERN, CheckpointError, resolve_model
+from evaluation.generate import (
+    Decoding,
+    GenerationError,
+    Hardware,
+    generate,
+    generation_overrides,
+    require_gpu,
+)
+from evaluation.score import ScoreError, score_generations, write_json, write_jsonl
 
 # Response budget per task when --max-tokens is not given. Countdown/24: TinyZero trained and validated at
 # 1024. gsm8k: short chains fit in 1024. Competition math: long chains get cut at 1024, so 4096.

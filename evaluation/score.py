@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from launch.eval_metrics import aggregate, sample_from_components
+from evaluation.metrics import aggregate, sample_from_components
 
 ROW_COLUMNS = ("data_source", "reward_model", "extra_info")
 RESPONSES_COLUMN = "responses"

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from launch.checkpoint import CheckpointError
-from launch.evaluate import add_generation_arguments, decoding_from, hardware_from, read_split, run_eval
-from launch.generate import GenerationError, require_gpu
-from launch.score import ScoreError, write_json
+from evaluation.checkpoint import CheckpointError
+from evaluation.evaluate import add_generation_arguments, decoding_from, hardware_from, read_split, run_eval
+from evaluation.generate import GenerationError, require_gpu
+from evaluation.score import ScoreError, write_json
 
 CHECKPOINT_STEP_DIR = re.compile(r"global_step_(\d+)")
 EVAL_STEP_DIR = re.compile(r"step_(\d+)")

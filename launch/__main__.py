@@ -8,23 +8,26 @@ import sys
 # command -> (module:function, one line of help); modules load only when their command runs.
 COMMANDS = {
     "validate": (
-        "launch.commands:validate_main",
+        "launch.cli:validate_main",
         "check every run of recipes against the pinned verl schema and the data",
     ),
-    "plan": ("launch.commands:plan_main", "print run ids and full verl commands of a recipe"),
-    "train": ("launch.commands:train_main", "run one run of a recipe on this GPU node"),
-    "sweep": ("launch.commands:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
-    "attempt": ("launch.commands:attempt_main", "run one planned run here (what cluster jobs execute)"),
+    "plan": ("launch.cli:plan_main", "print run ids and full verl commands of a recipe"),
+    "train": ("launch.cli:train_main", "run one run of a recipe on this GPU node"),
+    "sweep": ("launch.cli:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
+    "attempt": ("launch.cli:attempt_main", "run one planned run here (what cluster jobs execute)"),
     "smoke": ("launch.smoke:main", "CPU: the real verl GRPO trainer for a few steps with a tiny local model"),
     "mini": ("launch.mini:main", "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report"),
     "doctor": (
-        "launch.commands:doctor_main",
+        "launch.cli:doctor_main",
         "name the silent failures in run records (no-signal, NaN, ...)",
     ),
-    "report": ("launch.report:main", "curves, summary.md and the aha view of a recipe from its run records"),
-    "eval": ("launch.evaluate:main", "evaluate a model or checkpoint on a task's test split (GPU)"),
-    "eval-checkpoints": ("launch.eval_checkpoints:main", "evaluate every checkpoint of a run (GPU)"),
-    "score": ("launch.score:main", "score a generations parquet on CPU: pass@k, maj@k, format, length"),
+    "report": (
+        "reporting.report:main",
+        "curves, summary.md and the aha view of a recipe from its run records",
+    ),
+    "eval": ("evaluation.evaluate:main", "evaluate a model or checkpoint on a task's test split (GPU)"),
+    "eval-checkpoints": ("evaluation.sweep:main", "evaluate every checkpoint of a run (GPU)"),
+    "score": ("evaluation.score:main", "score a generations parquet on CPU: pass@k, maj@k, format, length"),
 }
 
 

@@ -33,7 +33,7 @@ from launch import records
 from launch.doctor import Finding
 from launch.doctor_live import LiveDoctor, alarm_line
 from launch.plan import RunPlan
-from launch.wandb_remote import has_api_key
+from reporting.wandb_remote import has_api_key
 
 _OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|torch\.OutOfMemoryError|Cannot allocate memory")
 # Lines verl 0.9.1 prints as a run advances, each with what runs next: a timeout names that stage.

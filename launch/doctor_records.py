@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from launch.doctor import DoctorInputError, Finding, History, diagnose
 from launch.doctor_rules import DoctorSettings
-from launch.records_read import Metrics, RunRecord, merge_step, read_metrics_file
+from reporting.runs import Metrics, RunRecord, merge_step, read_metrics_file
 
 TRAIN_STEP_KEY = "training/global_step"  # logged by verl on every training step, absent on validation
 CONTROL_KEY = "reward.custom_reward_function.reward_kwargs.control"

@@ -2,7 +2,7 @@
 
 Every attempt of a run (a relaunch resumes from its last checkpoint) appends to run.json and logs to its own
 `metrics.attempt-<k>.jsonl`, because verl's file logger truncates its file when it opens it; `metrics.jsonl` is
-their key-level merge (launch.records_read reads both). Nothing here runs during training: the launcher calls
+their key-level merge (reporting.runs reads both). Nothing here runs during training: the launcher calls
 it before and after each attempt.
 
     python -m launch train countdown-3b      (or `make smoke`, which writes the same layout on CPU)
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from launch.plan import RunPlan
-from launch.records_read import merge_step, read_metrics_file
+from reporting.runs import merge_step, read_metrics_file
 
 SAMPLES_PER_DUMP = 2
 _WANDB_URL = re.compile(r"https://wandb\.ai/\S+/runs/[A-Za-z0-9]+")

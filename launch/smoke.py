@@ -63,7 +63,7 @@ def _stage(name: str) -> None:
 
 def prepare(out: Path, steps: int) -> RunPlan:
     """Data, model and the validated plan of the smoke run (everything before the trainer starts)."""
-    from launch.tiny_model import build_tiny_model
+    from launch.cpu_backend.tiny_model import build_tiny_model
 
     data_dir = out / "data"
     _stage(f"building {TRAIN_PROBLEMS}+{TEST_PROBLEMS} Countdown problems with data_prep")
@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
     except RuntimeError as error:
         print(f"smoke: error: {error}", file=sys.stderr)
         return 1
-    from launch.report import build_report
+    from reporting.report import build_report
 
     _stage("building the report from the run's records")
     report = build_report(RECIPE, results_dir=str(out / "results"))

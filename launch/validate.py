@@ -5,7 +5,7 @@ reward registry, the data files present, their `data_source` values known to the
 rows built with the prompt template the recipe names (so the reward parses what the prompt asked for).
 Errors name the recipe, the run and the key.
 
-    python -m launch validate [RECIPE ...] [--data-dir data] [--no-data-check]   (launch.commands)
+    python -m launch validate [RECIPE ...] [--data-dir data] [--no-data-check]   (launch.cli)
 """
 
 from __future__ import annotations

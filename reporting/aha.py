@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from launch.plots import new_figure, variant_colors
-from launch.records_read import RunRecord
+from reporting.plots import new_figure, variant_colors
+from reporting.runs import RunRecord
 from rewards.behaviour import count_search_steps, count_verify_phrases
 
 _EXAMPLE_CHARS = 1200

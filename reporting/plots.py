@@ -15,8 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from launch.records_read import RunRecord
-from launch.report_stats import Curve, band, curve_keys, series
+from reporting.runs import RunRecord
+from reporting.stats import Curve, band, curve_keys, series
 
 # Validation runs every few steps: show the points when there are few of them.
 _MARKER_LIMIT = 40

@@ -15,13 +15,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from launch import aha, plots
-from launch.anchors import anchors_markdown
 from launch.doctor import Finding
 from launch.doctor_records import diagnose_record
-from launch.records_read import ReportError, RunRecord, load_recipe_runs
-from launch.report_stats import CURVES
-from launch.summary_md import STATS_NOTES, doctor_lines, notes_on_runs, reproduce_lines, runs_table
+from reporting import aha, plots
+from reporting.anchors import anchors_markdown
+from reporting.runs import ReportError, RunRecord, load_recipe_runs
+from reporting.stats import CURVES
+from reporting.summary import STATS_NOTES, doctor_lines, notes_on_runs, reproduce_lines, runs_table
 
 INDEX_START, INDEX_END = "<!-- report-index:start -->", "<!-- report-index:end -->"
 
@@ -117,7 +117,7 @@ def build_report(
     results_dir = Path(results_dir)
     runs = load_recipe_runs(results_dir, recipe)
     if from_wandb:
-        from launch.wandb_remote import fetch_runs
+        from reporting.wandb_remote import fetch_runs
 
         runs += fetch_runs(from_wandb, recipe, skip={run.run_id for run in runs})
     if not runs:

@@ -4,7 +4,7 @@ Each run directory holds run.json (written by launch/records.py), metrics.jsonl 
 metrics.attempt-<k>.jsonl files in verl's file-logger format (one line per step:
 {"step": N, "data": {"metric/name": value}}), and optionally a wandb offline run. A run is
 never dropped: a missing or truncated metrics file, a crash, an OOM or a divergence becomes its
-status or a note. Exercised by `python -m launch report RECIPE` and tests/launch/test_report.py.
+status or a note. Exercised by `python -m launch report RECIPE` and tests/reporting/test_report.py.
 
 Divergence: a null, NaN or infinite value in any actor/critic loss, score, entropy or grad-norm
 metric. verl's file logger writes NaN and inf as null (orjson), so null counts as non-finite.
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from launch.wandb_offline import read_offline_history
+from reporting.wandb_offline import read_offline_history
 
 # Statuses that already name how a run went wrong; a non-zero exit code does not overwrite them.
 _NAMED_FAILURES = {"failed", "oom", "killed", "diverged"}

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from launch.records_read import RunRecord
+from reporting.runs import RunRecord
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """summary.md of a recipe: the reproduce command, one row per variant, a row per failed run, links.
 
-Rows aggregate a variant's cleanly finished seeds (mean ± std, maths in launch/report_stats.py);
+Rows aggregate a variant's cleanly finished seeds (mean ± std, maths in reporting/stats.py);
 every run that crashed, ran out of memory, diverged, is still running or has no metrics keeps its
 own row with that status, so negative results stay in the table. The doctor's findings (launch/doctor.py)
 stand in the status cell of the row holding the run, so a row with findings never reads as a clean result.
@@ -13,8 +13,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 from launch.doctor import Finding
-from launch.records_read import RunRecord
-from launch.report_stats import (
+from reporting.runs import RunRecord
+from reporting.stats import (
     VAL_ACC,
     AccuracyStats,
     accuracy_stats,

@@ -7,7 +7,7 @@ type u8: FULL=1 FIRST=2 MIDDLE=3 LAST=4); a block tail shorter than a header is 
 The checksum is zlib's CRC-32 of the data seeded with the CRC-32 of the type byte. Reassembled
 chunks are `wandb.proto.wandb_internal_pb2.Record` messages; we decode history, summary, config.
 A torn tail (a run killed mid-write) ends the read at the last whole record.
-Exercised by tests/launch/test_wandb_offline.py, which writes a real offline run and reads it back.
+Exercised by tests/reporting/test_wandb_offline.py, which writes a real offline run and reads it back.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from launch.records_read import Metrics, ReportError, RunRecord, derive_status, merge_step, parse_run_id
+from reporting.runs import Metrics, ReportError, RunRecord, derive_status, merge_step, parse_run_id
 
 # wandb run states -> our statuses ("crashed": the process died without telling the server).
 _STATES = {

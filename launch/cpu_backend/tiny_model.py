@@ -5,7 +5,7 @@ tags, prompt words), so every string round-trips exactly; the model is a seeded 
 Qwen2ForCausalLM in fp32 (bf16 Linear layers crash some CPUs). Both are saved in one Hugging Face dir that
 `AutoTokenizer` / `AutoModelForCausalLM.from_pretrained` and verl load like any checkpoint.
 
-    python -m launch.tiny_model models/tiny-qwen2      # reuses the dir when it is already complete
+    python -m launch.cpu_backend.tiny_model models/tiny-qwen2      # reuses the dir when it is already complete
 """
 
 from __future__ import annotations
@@ -151,7 +151,9 @@ def build_tiny_model(
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m launch.tiny_model", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m launch.cpu_backend.tiny_model", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("out_dir", help="directory to write the model + tokenizer to (reused if complete)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed for the random weights")
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 The fixture wraps the tiny Qwen2 in FSDP2 inside a one-process gloo group and saves it with
 `verl.utils.checkpoint.fsdp_checkpoint_manager.FSDPCheckpointManager`, the class verl's FSDP engine saves
-`global_step_N/actor` with; `launch.checkpoint` then converts it with `python -m verl.model_merger`.
+`global_step_N/actor` with; `evaluation.checkpoint` then converts it with `python -m verl.model_merger`.
 """
 
 import os
@@ -10,14 +10,14 @@ import shutil
 
 import pytest
 
-from launch.checkpoint import (
+from evaluation.checkpoint import (
     CACHE_KEY_FILE,
     MERGED_DIR_NAME,
     CheckpointError,
     checkpoint_step,
     resolve_model,
 )
-from launch.tiny_model import build_tiny_model
+from launch.cpu_backend.tiny_model import build_tiny_model
 
 
 def save_verl_checkpoint(model_dir, actor_dir, store_path) -> None:

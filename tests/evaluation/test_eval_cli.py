@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from data_prep.templates import get_template
-from launch import eval_checkpoints, evaluate
-from launch.score import score_generations, write_json
+from evaluation import evaluate
+from evaluation import sweep as eval_checkpoints
+from evaluation.score import score_generations, write_json
 
 RIGHT = " 4 * 6 = 24 </think> <answer>4*(7-8/8)</answer>"
 WRONG = " 3 * 8 = 24 </think> <answer>(7-4)*8</answer>"

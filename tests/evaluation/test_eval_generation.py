@@ -8,8 +8,8 @@ from it, and the values the server reads are checked.
 import pytest
 
 from data_prep.templates import get_template
-from launch.generate import Decoding, GenerationError, Hardware, generation_overrides, require_gpu
-from launch.tiny_model import build_tiny_model
+from evaluation.generate import Decoding, GenerationError, Hardware, generation_overrides, require_gpu
+from launch.cpu_backend.tiny_model import build_tiny_model
 from launch.verl_config import compose, to_hydra_overrides
 
 

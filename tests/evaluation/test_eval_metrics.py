@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from launch.eval_metrics import ScoredSample, aggregate, k_values, maj_at_k, majority_vote, pass_at_k
+from evaluation.metrics import ScoredSample, aggregate, k_values, maj_at_k, majority_vote, pass_at_k
 
 
 def brute_force_pass_at_k(correct: list[bool], k: int) -> float:

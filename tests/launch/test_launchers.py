@@ -250,7 +250,7 @@ def test_sbatch_scripts_use_the_environments_ray_and_release_the_nodes_at_exit(t
 
 
 def test_a_cluster_attempt_builds_missing_data_before_the_trainer(tmp_path, monkeypatch):
-    from launch import commands
+    from launch import cli as commands
 
     started = []
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from launch.records_read import load_recipe_runs, read_metrics_file
-from launch.report import build_report, main
-from launch.report_stats import accuracy_stats, band, per_seed_mean
+from reporting.report import build_report, main
+from reporting.runs import load_recipe_runs, read_metrics_file
+from reporting.stats import accuracy_stats, band, per_seed_mean
 
 RECIPE = "toy"
 ACC = "val-core/countdown/acc/mean@1"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from launch.aha import _fenced, collect, is_verifying
-from launch.records_read import load_recipe_runs
-from launch.report import build_report
+from reporting.aha import _fenced, collect, is_verifying
+from reporting.report import build_report
+from reporting.runs import load_recipe_runs
 
 RECIPE = "toy"
 PLAIN = "<think>3 + 5 = 8, then 8 * 2 = 16.</think> <answer>(3 + 5) * 2</answer>"

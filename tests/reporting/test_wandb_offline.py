@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from launch.records_read import load_recipe_runs
-from launch.report import main
-from launch.wandb_offline import read_offline_history, read_offline_run
-from launch.wandb_remote import run_from_history
+from reporting.report import main
+from reporting.runs import load_recipe_runs
+from reporting.wandb_offline import read_offline_history, read_offline_run
+from reporting.wandb_remote import run_from_history
 
 BLOB = "".join(
     chr(ord("a") + i % 26) for i in range(70_000)

@@ -3,7 +3,7 @@
 The end-to-end tests start `python -m verl.trainer.main_ppo` as a subprocess with a tiny local model and a
 dense test-only reward, and always stop every process that run started (Ray included), even on timeout.
 
-    python -m pytest tests/launch/test_cpu_backend.py -q
+    python -m pytest tests/launch/cpu_backend/test_cpu_backend.py -q
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Batched generation of the CPU backend: batching changes nothing a request can see.
 
-python -m pytest tests/launch/test_cpu_sampling.py -q
+python -m pytest tests/launch/cpu_backend/test_cpu_sampling.py -q
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from launch.cpu_backend.sampling import Sampling, generate_batch
-from launch.tiny_model import build_tiny_model
+from launch.cpu_backend.tiny_model import build_tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from launch.tiny_model import IM_END, build_tiny_model, build_tiny_tokenizer
+from launch.cpu_backend.tiny_model import IM_END, build_tiny_model, build_tiny_tokenizer
 
 COUNTDOWN_ANSWER = "<think> 50 - 25 = 25, 25 * (7 - 3) = 100 </think>\n<answer> (50 - 25) * (7 - 3) </answer>"
 
