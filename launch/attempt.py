@@ -33,7 +33,7 @@ from launch import records
 from launch.doctor import Finding
 from launch.doctor_live import LiveDoctor, alarm_line
 from launch.plan import RunPlan
-from reporting.wandb_remote import has_api_key
+from launch.wandb_env import wandb_settings
 
 _OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|torch\.OutOfMemoryError|Cannot allocate memory")
 # Lines verl 0.9.1 prints as a run advances, each with what runs next: a timeout names that stage.
@@ -58,20 +58,6 @@ class AttemptResult:
     status: str
     reason: str | None
     run_dir: Path
-
-
-def wandb_settings(plan: RunPlan, run_dir: Path, env: Mapping[str, str]) -> tuple[dict[str, str], dict]:
-    """Online with a key, offline without one (never a crash); one wandb run id per ZeroLab run."""
-    requested = env.get("WANDB_MODE")
-    mode = (
-        requested
-        if requested in ("online", "offline", "disabled")
-        else ("online" if has_api_key() else "offline")
-    )
-    run_id = records.wandb_run_id(plan)
-    env = {"WANDB_MODE": mode, "WANDB_RUN_ID": run_id, "WANDB_RESUME": "allow", "WANDB_DIR": str(run_dir)}
-    offline_dir = str(run_dir / "wandb") if mode == "offline" else None
-    return env, {"mode": mode, "run_id": run_id, "url": None, "offline_dir": offline_dir}
 
 
 def runtime_env_overrides(trainer_env: Mapping[str, str]) -> dict[str, str]:

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from launch.plan import RunPlan
-from reporting.runs import merge_step, read_metrics_file
 
 SAMPLES_PER_DUMP = 2
+# verl's file-logger lines, step -> metric -> value (null: NaN or inf, which orjson writes as null).
+Metrics = dict[int, dict[str, float | None]]
 _WANDB_URL = re.compile(r"https://wandb\.ai/\S+/runs/[A-Za-z0-9]+")
 
 
@@ -168,6 +169,37 @@ def finish_attempt(
     merge_metrics(run_dir)
     write_samples(run_dir)
     return record
+
+
+def read_metrics_file(path: Path) -> tuple[Metrics, list[str]]:
+    """Parse one file-logger JSONL file; a broken last line is reported as truncation, not raised."""
+    metrics: Metrics = {}
+    notes: list[str] = []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            step, data = int(row["step"]), row["data"]
+        except (ValueError, KeyError, TypeError):
+            if number == len(lines):
+                notes.append(f"{path.name} truncated: last line ({number}) incomplete, earlier lines used")
+            else:
+                notes.append(f"{path.name} line {number} unreadable, skipped")
+            continue
+        merge_step(metrics, step, data)
+    return metrics, notes
+
+
+def merge_step(metrics: Metrics, step: int, data: dict) -> None:
+    """Key-level merge so a relaunch that re-logs a step (e.g. validation only) keeps its train metrics."""
+    target = metrics.setdefault(step, {})
+    for key, value in data.items():
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            target[key] = None if value is None else float(value)
 
 
 def merge_metrics(run_dir: Path) -> Path | None:

@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from launch.doctor import Finding
-from launch.doctor_records import diagnose_record
+from launch.doctor import DoctorInputError, Finding, History, diagnose
+from launch.doctor_records import diagnose_run, is_control, settings_of, zero_std_shares
 from reporting import aha, plots
 from reporting.anchors import anchors_markdown
 from reporting.runs import ReportError, RunRecord, load_recipe_runs
@@ -85,6 +85,24 @@ def _checkpoint_eval_lines(runs: list[RunRecord]) -> list[str]:
             "None yet: `make eval-checkpoints RUN_DIR=results/<recipe>/runs/<run-id>` adds one per run.",
         ]
     return lines + [f"![{run.run_id}](runs/{run.run_id}/eval/accuracy_vs_step.png)" for run in found]
+
+
+def diagnose_record(run: RunRecord) -> list[Finding]:
+    """Findings for a run the report loaded: from its records on disk, else (a run fetched from W&B) from
+    its metrics and run metadata alone (no dumps, so the zero-variance share comes from the score range)."""
+    if run.run_dir is not None and (run.run_dir / "run.json").is_file():
+        try:
+            return diagnose_run(run.run_dir)[0]
+        except DoctorInputError:
+            pass  # the report already notes an unreadable run.json; judge the metrics it has
+    planned = (run.meta.get("overrides") or {}).get("trainer.total_training_steps")
+    history = History(
+        metrics=run.metrics,
+        zero_std_share=zero_std_shares(run.metrics),
+        planned_steps=planned if isinstance(planned, int) and planned > 0 else None,
+        control=is_control(run.meta),
+    )
+    return diagnose(history, settings_of(run.meta))
 
 
 def update_index(results_dir: Path) -> Path:

@@ -18,13 +18,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launch.records import Metrics, merge_step, read_metrics_file
 from reporting.wandb_offline import read_offline_history
 
 # Statuses that already name how a run went wrong; a non-zero exit code does not overwrite them.
 _NAMED_FAILURES = {"failed", "oom", "killed", "diverged"}
 _DIVERGENCE_KEY = re.compile(r"^(actor|critic)/.*(loss|score|grad_norm|entropy)")
-
-Metrics = dict[int, dict[str, float | None]]
 
 
 class ReportError(Exception):
@@ -60,37 +59,6 @@ def parse_run_id(run_id: str, recipe: str) -> tuple[str, int | None]:
     if match is None:
         return body, None
     return match.group(1), int(match.group(2))
-
-
-def read_metrics_file(path: Path) -> tuple[Metrics, list[str]]:
-    """Parse one file-logger JSONL file; a broken last line is reported as truncation, not raised."""
-    metrics: Metrics = {}
-    notes: list[str] = []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            step, data = int(row["step"]), row["data"]
-        except (ValueError, KeyError, TypeError):
-            if number == len(lines):
-                notes.append(f"{path.name} truncated: last line ({number}) incomplete, earlier lines used")
-            else:
-                notes.append(f"{path.name} line {number} unreadable, skipped")
-            continue
-        merge_step(metrics, step, data)
-    return metrics, notes
-
-
-def merge_step(metrics: Metrics, step: int, data: dict) -> None:
-    """Key-level merge so a relaunch that re-logs a step (e.g. validation only) keeps its train metrics."""
-    target = metrics.setdefault(step, {})
-    for key, value in data.items():
-        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-            target[key] = None if value is None else float(value)
 
 
 def _metrics_for(run_dir: Path, meta: dict) -> tuple[Metrics, list[str], str | None]:

@@ -9,11 +9,7 @@ Exercised by `python -m launch report RECIPE --from-wandb ENTITY/PROJECT`.
 
 from __future__ import annotations
 
-import netrc
-import os
-from pathlib import Path
-from urllib.parse import urlparse
-
+from launch.wandb_env import has_api_key
 from reporting.runs import Metrics, ReportError, RunRecord, derive_status, merge_step, parse_run_id
 
 # wandb run states -> our statuses ("crashed": the process died without telling the server).
@@ -24,18 +20,6 @@ _STATES = {
     "killed": "killed",
     "running": "running",
 }
-
-
-def has_api_key() -> bool:
-    """True when wandb would find credentials: WANDB_API_KEY, an identity token file, or ~/.netrc."""
-    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
-    netrc_path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
-    try:
-        return netrc.netrc(netrc_path).authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
 
 
 def run_from_history(recipe: str, name: str, state: str, url: str, commit: str | None, rows) -> RunRecord:

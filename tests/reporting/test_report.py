@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from launch.records import read_metrics_file
 from reporting.report import build_report, main
-from reporting.runs import load_recipe_runs, read_metrics_file
+from reporting.runs import load_recipe_runs
 from reporting.stats import accuracy_stats, band, per_seed_mean
 
 RECIPE = "toy"
