@@ -179,13 +179,13 @@ def sweep_main(argv: list[str]) -> int:
 
     try:
         for plan in plans:
-            ray_jobs.check_shared_dirs(plan, args.results_dir)
+            ray_jobs.check_shared_dirs(plan)
     except ValueError as error:
         return _fail("sweep", error)
     if args.dry_run:
         sys.stdout.write(render_plans(plans))
         return 0
-    for run_id, job_id in ray_jobs.submit_jobs(plans, args.address, REPO_ROOT, args.results_dir).items():
+    for run_id, job_id in ray_jobs.submit_jobs(plans, args.address, REPO_ROOT).items():
         print(f"{run_id}: Ray job {job_id} (status: ray job status --address {args.address} {job_id})")
     return 0
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from data_prep.templates import get_template
 from launch import verl_config
-from launch.recipe import PATCHABLE_FIELDS, Profile, Recipe, RecipeError, load_profile
+from launch.recipe import PATCHABLE_FIELDS, REPO_ROOT, Profile, Recipe, RecipeError, load_profile
 
 REWARD_FILE = "rewards/verl_reward.py"
 REWARD_FUNCTION = "compute_score"
@@ -120,6 +120,21 @@ class RunPlan:
         """The verl invocation; `extra` adds per-attempt settings that are not part of the plan."""
         overrides = {**(self.resolved_overrides(root) if root else self.overrides), **(extra or {})}
         return [python, "-m", verl_config.TRAINER_MODULE, *verl_config.to_hydra_overrides(overrides)]
+
+    def attempt_command(self, python: str) -> list[str]:
+        """`python -m launch attempt ...`: what a SLURM or Ray job runs for this run (one builder for both).
+
+        It carries every dir the plan was compiled with, so the job's run.json, metrics and logs land where a
+        local run's would. The recipe path is relative to the repo root when the recipe lives in the repo (a
+        SLURM job runs from the repo root, a Ray job from its copy of the repo), absolute otherwise."""
+        recipe = self.recipe.path.resolve()
+        if recipe.is_relative_to(REPO_ROOT):
+            recipe = recipe.relative_to(REPO_ROOT)
+        return [
+            python, "-m", "launch", "attempt", str(recipe), "--run-id", self.run_id,
+            "--data-dir", self.data_dir, "--checkpoints-dir", self.checkpoints_root,
+            "--results-dir", self.results_root,
+        ]  # fmt: skip
 
     def render(self) -> str:
         """The plan a human reads before anything launches: env, then one override per line."""

@@ -34,13 +34,17 @@ WORKING_DIR_EXCLUDES = [
     "**/__pycache__/",
 ]
 
+# The job runs on the cluster, under the environment its Ray was started from: the submitting machine's
+# interpreter path means nothing there, so the job names the cluster's own `python3`.
+JOB_PYTHON = "python3"
 
-def check_shared_dirs(plan: RunPlan, results_dir: str) -> None:
+
+def check_shared_dirs(plan: RunPlan) -> None:
     """Raises ValueError naming each dir a job would resolve inside its temporary copy of the repo."""
     dirs = [
         ("--data-dir", "DATA_DIR", plan.data_dir),
         ("--checkpoints-dir", "CKPT_DIR", plan.checkpoints_root),
-        ("--results-dir", "RESULTS_DIR", results_dir),
+        ("--results-dir", "RESULTS_DIR", plan.results_root),
     ]
     relative = [
         f"{flag} {value} (make sweep {var}=/shared/...)"
@@ -54,30 +58,22 @@ def check_shared_dirs(plan: RunPlan, results_dir: str) -> None:
         )
 
 
-def attempt_entrypoint(plan: RunPlan, results_dir: str) -> list[str]:
-    recipe = plan.recipe.path.relative_to(plan.recipe.path.parents[1])
-    return [
-        "python3", "-m", "launch", "attempt", str(recipe), "--run-id", plan.run_id,
-        "--data-dir", plan.data_dir, "--checkpoints-dir", plan.checkpoints_root, "--results-dir", results_dir,
-    ]  # fmt: skip
-
-
 def submit_jobs(
     plans: Sequence[RunPlan],
     address: str,
     root: Path,
-    results_dir: str,
+    python: str = JOB_PYTHON,
     entrypoint: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """Submits one job per run (or `entrypoint` instead of the attempt, for tests); returns run id -> job id."""
     from ray.job_submission import JobSubmissionClient
 
     for plan in plans:
-        check_shared_dirs(plan, results_dir)
+        check_shared_dirs(plan)
     client = JobSubmissionClient(address)
     submitted = {}
     for plan in plans:
-        command = list(entrypoint) if entrypoint else attempt_entrypoint(plan, results_dir)
+        command = list(entrypoint) if entrypoint else plan.attempt_command(python)
         job_id = client.submit_job(
             entrypoint=" ".join(shlex.quote(arg) for arg in command),
             # No env_vars: the attempt passes the run's environment to verl's ray.init itself

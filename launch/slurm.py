@@ -49,11 +49,7 @@ def render_sbatch(
         f"--output={run_dir}/slurm-%j.log",
         *([f"--partition={partition}"] if partition else []),
     ]
-    attempt = [
-        python, "-m", "launch", "attempt", str(plan.recipe.path), "--run-id", plan.run_id,
-        "--data-dir", plan.data_dir, "--checkpoints-dir", plan.checkpoints_root,
-        "--results-dir", plan.results_root,
-    ]  # fmt: skip
+    attempt = plan.attempt_command(python)
     # The environment's own Ray CLI, run by its interpreter: a bare `ray` may be missing or another install.
     ray = f"{shlex.quote(python)} -m ray.scripts.scripts"
     lines = [
