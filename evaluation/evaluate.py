@@ -6,7 +6,7 @@ verl's standalone generation server (evaluation.generate), with the prompt templ
 plus one greedy pass (temperature 0) for `greedy_acc`; evaluation.score then scores every response with
 `rewards.compute_score`. Written to --out (default results/eval/<model-slug>/):
 
-    <task>.json                 metrics (evaluation.metrics) + model, checkpoint step, decoding, commit, versions
+    <task>.json                 metrics (evaluation.metrics) + model, checkpoint step, decoding, provenance
     <task>.jsonl                one line per response: prompt id, sample, response, reward components
     <task>.generations.parquet  the sampled responses (`python -m launch score` recomputes the metrics on CPU)
     <task>.greedy.parquet, <task>.generations.log, <task>.greedy.log
@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -38,6 +36,8 @@ from evaluation.generate import (
     require_gpu,
 )
 from evaluation.score import ScoreError, score_generations, write_json, write_jsonl
+from launch.provenance import provenance
+from launch.recipe import REPO_ROOT
 
 # Response budget per task when --max-tokens is not given. Countdown/24: TinyZero trained and validated at
 # 1024. gsm8k: short chains fit in 1024. Competition math: long chains get cut at 1024, so 4096.
@@ -53,7 +53,6 @@ TASK_MAX_TOKENS = {
 # R1's evaluation setting (DeepSeek-R1 paper): temperature 0.6, top-p 0.95, pass@1 averaged over samples.
 DEFAULT_N, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 16, 0.6, 0.95
 DEFAULT_TEMPLATE = "base"
-VERSIONED_PACKAGES = ("zerolab", "verl", "vllm", "torch", "transformers")
 
 
 @dataclass(frozen=True)
@@ -114,34 +113,6 @@ def model_slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", label)
 
 
-def provenance() -> dict:
-    """Git commit, package versions and GPUs, so a number can be traced to the code and machine behind it."""
-
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    versions = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    import torch
-
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    status = git("status", "--porcelain")
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "dirty": bool(status) if status is not None else None,
-        "versions": versions,
-        "gpus": gpus,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def run_eval(
     model: str,
     split: EvalSplit,
@@ -185,9 +156,10 @@ def run_eval(
         "data": str(split.path),
         "template": split.template,
         "decoding": {**asdict(decoding), "greedy_pass": greedy},
-        "hardware": asdict(hardware),
+        "generation_hardware": asdict(hardware),
         "command": command,
-        **provenance(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(REPO_ROOT, "cuda", hardware.gpus),
         **metrics,
     }
     write_json(out_dir / f"{task}.json", result)

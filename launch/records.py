@@ -14,12 +14,11 @@ import datetime
 import hashlib
 import json
 import re
-import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from launch.plan import RunPlan
+from launch.provenance import provenance
 
 SAMPLES_PER_DUMP = 2
 # verl's file-logger lines, step -> metric -> value (null: NaN or inf, which orjson writes as null).
@@ -34,42 +33,6 @@ def now() -> str:
 def wandb_run_id(plan: RunPlan) -> str:
     """Stable per run, so every relaunch continues the same wandb run (with WANDB_RESUME=allow)."""
     return hashlib.sha1(f"{plan.recipe.name}/{plan.run_id}".encode()).hexdigest()[:16]
-
-
-def git_state(root: Path) -> tuple[str | None, bool | None]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None, None
-    return commit.stdout.strip(), bool(status.stdout.strip())
-
-
-def versions() -> dict[str, str | None]:
-    found = {}
-    for package in ("verl", "vllm", "torch", "transformers", "ray"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def hardware(device: str, gpu_count: int) -> dict[str, Any]:
-    model = None
-    if device == "cuda":
-        try:
-            listing = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True
-            )
-            model = listing.stdout.splitlines()[0].strip() if listing.stdout.strip() else None
-        except OSError:
-            pass
-    return {"device": device, "gpu_model": model, "gpu_count": gpu_count if device == "cuda" else 0}
 
 
 def read_run_json(run_dir: Path) -> dict[str, Any]:
@@ -89,10 +52,10 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     record = read_run_json(run_dir)
-    commit, dirty = git_state(root)
     gpus = int(plan.overrides.get("trainer.n_gpus_per_node", 1)) * int(
         plan.overrides.get("trainer.nnodes", 1)
     )
+    source = provenance(root, device, gpus)
     attempts = record.get("attempts", [])
     attempt = len(attempts) + 1
     attempts.append(
@@ -102,7 +65,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
             "ended_at": None,
             "exit_code": None,
             "status": "running",
-            "git_commit": commit,
+            "git_commit": source["git_commit"],
         }
     )
     record.update(
@@ -119,10 +82,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         overrides=dict(plan.overrides),
         env=dict(plan.env),
         command=command,
-        git_commit=commit,
-        git_dirty=dirty,
-        versions=versions(),
-        hardware=hardware(device, gpus),
+        **source,
         checkpoint_dir=str(plan.overrides["trainer.default_local_dir"]),
         attempts=attempts,
         status="running",
