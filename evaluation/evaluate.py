@@ -23,8 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from data_prep.tasks import TASKS, get_task
 from data_prep.templates import get_template
 from evaluation.checkpoint import STEP_PATTERN, CheckpointError, resolve_model
 from evaluation.generate import (
@@ -38,21 +37,10 @@ from evaluation.generate import (
 from evaluation.score import ScoreError, score_generations, write_json, write_jsonl
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT
+from launch.validate import check_split
 
-# Response budget per task when --max-tokens is not given. Countdown/24: TinyZero trained and validated at
-# 1024. gsm8k: short chains fit in 1024. Competition math: long chains get cut at 1024, so 4096.
-TASK_MAX_TOKENS = {
-    "countdown": 1024,
-    "game24": 1024,
-    "gsm8k": 1024,
-    "math": 4096,
-    "math500": 4096,
-    "aime24": 4096,
-    "aime25": 4096,
-}
 # R1's evaluation setting (DeepSeek-R1 paper): temperature 0.6, top-p 0.95, pass@1 averaged over samples.
 DEFAULT_N, DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 16, 0.6, 0.95
-DEFAULT_TEMPLATE = "base"
 
 
 @dataclass(frozen=True)
@@ -64,33 +52,22 @@ class EvalSplit:
 
 
 def read_split(path: str | Path, task: str, template: str | None) -> EvalSplit:
-    """The test split's data source and template; errors name the file and what disagrees."""
+    """The test split's task and template, checked as validation checks a run's data
+    (launch.validate.check_split); errors name the file and what disagrees."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(
             f"test split {path} does not exist: build it with `python -m data_prep {task} ...` or pass --data"
         )
-    table = pq.read_table(path, columns=["data_source", "extra_info"])
-    sources = set(table.column("data_source").to_pylist())
-    if sources != {task}:
-        raise ValueError(f"{path} holds data_source {sorted(sources)}, not --task {task}")
-    templates = {info.get("template") for info in table.column("extra_info").to_pylist()}
-    if len(templates) != 1 or None in templates:
-        raise ValueError(
-            f"{path} rows must name one prompt template in extra_info.template; found {templates}"
-        )
-    (built_with,) = templates
-    if template is not None and template != built_with:
-        raise ValueError(f"{path} was built with template {built_with!r}, not --template {template!r}")
-    get_template(built_with)  # an unknown template is an error naming the known ones
-    return EvalSplit(path=path, data_source=task, template=built_with, num_prompts=table.num_rows)
+    split = check_split(path, task, template, task_label="--task", template_label="--template")
+    return EvalSplit(path=path, data_source=task, template=split.template, num_prompts=split.num_rows)
 
 
 def default_split(data_dir: str | Path, task: str, template: str | None) -> Path:
     """DATA_DIR/TASK/TEMPLATE/test.parquet (the recipes' layout; TEMPLATE defaults to base), else
     DATA_DIR/TASK/test.parquet (`python -m data_prep TASK --out DATA_DIR/TASK`); read_split checks the rows'
     template either way."""
-    candidates = [Path(data_dir) / task / (template or DEFAULT_TEMPLATE) / "test.parquet"]
+    candidates = [Path(data_dir) / task / (template or get_task(task).template) / "test.parquet"]
     candidates.append(Path(data_dir) / task / "test.parquet")
     found = [path for path in candidates if path.is_file()]
     if not found:
@@ -173,7 +150,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="sampling temperature")
     parser.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, help="nucleus sampling top-p")
     parser.add_argument(
-        "--max-tokens", type=int, help="response token budget (default: per task, TASK_MAX_TOKENS)"
+        "--max-tokens", type=int, help="response token budget (default: the task's, data_prep/tasks.py)"
     )
     parser.add_argument("--no-greedy", action="store_true", help="skip the greedy (temperature 0) pass")
     parser.add_argument("--gpus", type=int, help="GPUs to use (default: all visible)")
@@ -187,7 +164,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def decoding_from(args: argparse.Namespace, task: str, default_max_tokens: int | None = None) -> Decoding:
-    max_tokens = args.max_tokens or default_max_tokens or TASK_MAX_TOKENS[task]
+    max_tokens = args.max_tokens or default_max_tokens or get_task(task).eval_max_tokens
     return Decoding(n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=max_tokens)
 
 
@@ -200,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "model", help="Hugging Face id or dir, or a verl checkpoint dir (global_step_N[/actor])"
     )
-    parser.add_argument("--task", required=True, choices=sorted(TASK_MAX_TOKENS), help="task = data source")
+    parser.add_argument("--task", required=True, choices=sorted(TASKS), help="a task of data_prep/tasks.py")
     parser.add_argument("--template", help="prompt template the test split must have been built with")
     parser.add_argument("--data-dir", default="data", help="where data_prep builds live")
     parser.add_argument("--data", help="test split parquet (default: see default_split)")
