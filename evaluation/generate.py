@@ -131,7 +131,11 @@ def generate(overrides: Mapping[str, Any], log_path: str | Path) -> Path:
     output_path.unlink(
         missing_ok=True
     )  # a failed run must not leave an earlier run's file looking like its own
-    command = [sys.executable, "-m", GENERATION_MODULE, *to_hydra_overrides(overrides)]
+    # Hydra's run dir beside the outputs, not outputs/<date>/<time>/ in the working directory.
+    hydra_dir = Path(log_path).parent / "hydra" / Path(log_path).stem
+    command = [
+        sys.executable, "-m", GENERATION_MODULE, *to_hydra_overrides(overrides), f"hydra.run.dir={hydra_dir}"
+    ]  # fmt: skip
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with (

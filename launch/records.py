@@ -93,14 +93,11 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
     return attempt
 
 
-def write_resolved_config(run_dir: Path, overrides: dict[str, Any]) -> Path:
-    """config.yaml: verl's full trainer config as this attempt composes it, interpolations resolved."""
+def write_resolved_config(run_dir: Path, config) -> Path:
+    """config.yaml: verl's full trainer config as this attempt composed it, interpolations resolved."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from launch.verl_config import compose
-
-    config = compose(overrides)
     try:
         text = OmegaConf.to_yaml(config, resolve=True)
     except OmegaConfBaseException:  # an interpolation only the trainer's environment can resolve

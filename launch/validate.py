@@ -102,20 +102,27 @@ def check_data(plan: RunPlan, root: Path = REPO_ROOT) -> None:
             raise RunInvalid(f"{plan.run_id}: {key}: {problem}") from None
 
 
-def validate_plans(plans: Sequence[RunPlan], check_data_files: bool = True) -> None:
+def validate_plans(plans: Sequence[RunPlan], check_data_files: bool = True, root: Path = REPO_ROOT) -> dict:
+    """Raises RunInvalid for the first run that must not launch; returns {run id: composed verl config} for
+    the runs it composed, with paths resolved under `root` as the attempt executes them, so an attempt
+    that follows writes that config rather than composing it again."""
     # Runs that differ only in seed differ only in integer seed values: compose each distinct config once.
     composed: set[tuple] = set()
+    configs = {}
     for plan in plans:
         key = tuple(sorted((k, repr(v)) for k, v in plan.overrides.items() if k not in SEED_KEYS))
         if key not in composed:
             try:
-                verl_config.validate(plan.overrides, extra_rollout_names=plan.extra_rollout_names)
+                configs[plan.run_id] = verl_config.validate(
+                    plan.resolved_overrides(root), extra_rollout_names=plan.extra_rollout_names
+                )
             except verl_config.VerlConfigError as error:
                 raise RunInvalid(f"{plan.recipe.name}: run {plan.run_id}: {error}") from None
             composed.add(key)
         check_reward_options(plan)
         if check_data_files:
-            check_data(plan)
+            check_data(plan, root)
+    return configs
 
 
 def validate_recipes(names: Iterable[str], check_data_files: bool = True, data_dir: str = DATA_DIR) -> int:
