@@ -16,25 +16,22 @@ plus one greedy pass (temperature 0) for `greedy_acc`; evaluation.score then sco
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from data_prep.tasks import TASKS, get_task
+from data_prep.tasks import get_task
 from data_prep.templates import get_template
-from evaluation.checkpoint import STEP_PATTERN, CheckpointError, resolve_model
+from evaluation.checkpoint import STEP_PATTERN, resolve_model
 from evaluation.generate import (
     Decoding,
-    GenerationError,
     Hardware,
     generate,
     generation_overrides,
     require_gpu,
 )
-from evaluation.score import ScoreError, score_generations, write_json, write_jsonl
+from evaluation.score import score_generations, write_json, write_jsonl
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT
 from launch.validate import check_split
@@ -142,72 +139,3 @@ def run_eval(
     write_json(out_dir / f"{task}.json", result)
     write_jsonl(out_dir / f"{task}.jsonl", records)
     return result
-
-
-def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
-    """Decoding and hardware flags, shared by `eval` and `eval-checkpoints`."""
-    parser.add_argument("--n", type=int, default=DEFAULT_N, help="samples per prompt (mean@n, pass@k, maj@k)")
-    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="sampling temperature")
-    parser.add_argument("--top-p", type=float, default=DEFAULT_TOP_P, help="nucleus sampling top-p")
-    parser.add_argument(
-        "--max-tokens", type=int, help="response token budget (default: the task's, data_prep/tasks.py)"
-    )
-    parser.add_argument("--no-greedy", action="store_true", help="skip the greedy (temperature 0) pass")
-    parser.add_argument("--gpus", type=int, help="GPUs to use (default: all visible)")
-    parser.add_argument("--tensor-parallel", type=int, default=1, help="GPUs per vLLM replica")
-    parser.add_argument(
-        "--gpu-memory-utilization", type=float, default=0.85, help="vLLM's share of GPU memory"
-    )
-    parser.add_argument(
-        "--merge-dir", help="where a verl checkpoint is converted to (default global_step_N/actor_hf)"
-    )
-
-
-def decoding_from(args: argparse.Namespace, task: str, default_max_tokens: int | None = None) -> Decoding:
-    max_tokens = args.max_tokens or default_max_tokens or get_task(task).eval_max_tokens
-    return Decoding(n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=max_tokens)
-
-
-def hardware_from(args: argparse.Namespace) -> Hardware:
-    return Hardware(args.gpus, args.tensor_parallel, args.gpu_memory_utilization)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launch eval", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "model", help="Hugging Face id or dir, or a verl checkpoint dir (global_step_N[/actor])"
-    )
-    parser.add_argument("--task", required=True, choices=sorted(TASKS), help="a task of data_prep/tasks.py")
-    parser.add_argument("--template", help="prompt template the test split must have been built with")
-    parser.add_argument("--data-dir", default="data", help="where data_prep builds live")
-    parser.add_argument("--data", help="test split parquet (default: see default_split)")
-    parser.add_argument("--out", help="output dir (default results/eval/<model-slug>)")
-    add_generation_arguments(parser)
-    args = parser.parse_args(argv)
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        decoding = decoding_from(args, args.task)
-        data = args.data or default_split(args.data_dir, args.task, args.template)
-        split = read_split(data, args.task, args.template)
-        out_dir = Path(args.out or Path("results") / "eval" / model_slug(args.model))
-        result = run_eval(
-            args.model,
-            split,
-            decoding,
-            out_dir,
-            greedy=not args.no_greedy,
-            hardware=hardware_from(args),
-            merge_dir=args.merge_dir,
-            command=["python", "-m", "launch", "eval", *argv],
-        )
-    except (ValueError, CheckpointError, GenerationError, ScoreError) as error:
-        sys.stderr.write(f"error: {error}\n")
-        return 2
-    sys.stdout.write(
-        f"{out_dir / (split.data_source + '.json')}: mean@{result['n']} = {result['mean@n']:.4f}\n"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

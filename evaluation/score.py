@@ -11,9 +11,7 @@ per-sample reward components go to `--samples` as JSON lines.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -140,29 +138,3 @@ def write_jsonl(path: str | Path, records: Sequence[dict]) -> None:
     with path.open("w") as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launch score", description=__doc__.splitlines()[0])
-    parser.add_argument("generations", help="parquet of data_prep rows plus a `responses` list column")
-    parser.add_argument(
-        "--greedy", help="parquet with one greedy response per row (same prompts): adds greedy_acc"
-    )
-    parser.add_argument("--out", help="also write the metrics JSON to this file")
-    parser.add_argument("--samples", help="write per-sample reward components to this JSON-lines file")
-    args = parser.parse_args(argv)
-    try:
-        metrics, records = score_generations(args.generations, args.greedy)
-    except (ScoreError, ValueError) as error:
-        sys.stderr.write(f"error: {error}\n")
-        return 2
-    if args.out:
-        write_json(args.out, metrics)
-    if args.samples:
-        write_jsonl(args.samples, records)
-    sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

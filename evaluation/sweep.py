@@ -11,36 +11,33 @@ eval/step_<N>/<task>.json (+ .jsonl); a step already evaluated is kept unless --
 
 are rebuilt from every eval/step_<N>/*.json; that part needs no GPU.
 
-    python -m launch eval-checkpoints results/countdown-3b/runs/countdown-3b__base__s0 --n 8
+    python -m launch eval-checkpoints results/countdown-3b/runs/countdown-3b__default__s1 --n 8
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from tqdm import tqdm
+from evaluation.checkpoint import STEP_PATTERN
+from evaluation.evaluate import read_split, run_eval
+from evaluation.generate import Decoding, Hardware, require_gpu
+from evaluation.score import write_json
+from launch.records import read_run_json
+from reporting.plots import plot_accuracy_vs_step
 
-from evaluation.checkpoint import CheckpointError
-from evaluation.evaluate import add_generation_arguments, decoding_from, hardware_from, read_split, run_eval
-from evaluation.generate import GenerationError, require_gpu
-from evaluation.score import ScoreError, write_json
-
-CHECKPOINT_STEP_DIR = re.compile(r"global_step_(\d+)")
 EVAL_STEP_DIR = re.compile(r"step_(\d+)")
 CURVE_NAME = "accuracy_vs_step"
 
 
 def read_run(run_dir: Path) -> dict:
-    path = run_dir / "run.json"
-    if not path.is_file():
+    if not (run_dir / "run.json").is_file():
         raise ValueError(
-            f"{path} does not exist: RUN_DIR must be a run's results dir (results/<recipe>/runs/<id>)"
+            f"{run_dir / 'run.json'} does not exist: RUN_DIR must be a run's results dir (results/<recipe>/runs/<id>)"
         )
-    return json.loads(path.read_text())
+    return read_run_json(run_dir)
 
 
 def saved_steps(checkpoint_dir: Path) -> dict[int, Path]:
@@ -51,7 +48,7 @@ def saved_steps(checkpoint_dir: Path) -> dict[int, Path]:
         )
     steps = {}
     for step_dir in checkpoint_dir.iterdir():
-        match = CHECKPOINT_STEP_DIR.fullmatch(step_dir.name)
+        match = STEP_PATTERN.fullmatch(step_dir.name)
         if match and (step_dir / "actor").is_dir():
             steps[int(match.group(1))] = step_dir / "actor"
     return dict(sorted(steps.items()))
@@ -99,33 +96,6 @@ def accuracy_curve(eval_dir: Path) -> dict:
     }
 
 
-def plot_curve(curve: dict, png_path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for task, points in curve["tasks"].items():
-        steps = [point["step"] for point in points]
-        line = axes.plot(
-            steps, [p["mean@n"] for p in points], marker="o", label=f"{task} mean@{points[-1]['n']}"
-        )
-        color = line[0].get_color()
-        if all(p["greedy_acc"] is not None for p in points):
-            axes.plot(steps, [p["greedy_acc"] for p in points], "--", color=color, label=f"{task} greedy")
-        axes.plot(
-            steps, [p["maj@n"] for p in points], ":", color=color, label=f"{task} maj@{points[-1]['n']}"
-        )
-    axes.set(xlabel="training step", ylabel="accuracy", ylim=(-0.02, 1.02), title=title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(png_path, dpi=120)
-    plt.close(figure)
-
-
 def write_curve(run_dir: Path) -> tuple[Path, Path]:
     eval_dir = run_dir / "eval"
     curve = accuracy_curve(eval_dir)
@@ -133,60 +103,50 @@ def write_curve(run_dir: Path) -> tuple[Path, Path]:
         raise ValueError(f"no evaluated steps under {eval_dir} (eval/step_<N>/<task>.json)")
     json_path, png_path = eval_dir / f"{CURVE_NAME}.json", eval_dir / f"{CURVE_NAME}.png"
     write_json(json_path, curve)
-    plot_curve(curve, png_path, title=run_dir.name)
+    plot_accuracy_vs_step(curve, png_path, title=run_dir.name)
     return json_path, png_path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m launch eval-checkpoints", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("run_dir", help="results/<recipe>/runs/<run-id> (holds run.json)")
-    parser.add_argument(
-        "--checkpoint-dir", help="where global_step_N/ live (default: run.json checkpoint_dir)"
-    )
-    parser.add_argument(
-        "--data", action="append", help="test split parquet (repeatable; default: the run's val files)"
-    )
-    parser.add_argument("--force", action="store_true", help="re-evaluate steps that already have results")
-    add_generation_arguments(parser)
-    args = parser.parse_args(argv)
-    run_dir = Path(args.run_dir)
-    try:
-        run = read_run(run_dir)
-        checkpoint_dir = args.checkpoint_dir or run.get("checkpoint_dir")
-        if not checkpoint_dir:
-            raise ValueError(f"{run_dir / 'run.json'} has no checkpoint_dir: pass --checkpoint-dir")
-        steps = saved_steps(Path(checkpoint_dir))
-        splits = [read_split(path, task_of(path), None) for path in val_files(run, args.data)]
-        response_length = run.get("overrides", {}).get("data.max_response_length")
-        todo = [
-            (step, actor, split)
-            for step, actor in steps.items()
-            for split in splits
-            if args.force or not (run_dir / "eval" / f"step_{step}" / f"{split.data_source}.json").is_file()
-        ]
-        if todo:
-            require_gpu()  # before converting any checkpoint
-        command = ["python", "-m", "launch", "eval-checkpoints", *(sys.argv[1:] if argv is None else argv)]
-        for step, actor, split in tqdm(todo, desc="checkpoints", unit="eval"):
-            run_eval(
-                str(actor),
-                split,
-                decoding_from(args, split.data_source, response_length),
-                run_dir / "eval" / f"step_{step}",
-                greedy=not args.no_greedy,
-                hardware=hardware_from(args),
-                merge_dir=Path(args.merge_dir) / f"global_step_{step}" if args.merge_dir else None,
-                command=command,
-            )
-        json_path, png_path = write_curve(run_dir)
-    except (ValueError, CheckpointError, GenerationError, ScoreError) as error:
-        sys.stderr.write(f"error: {error}\n")
-        return 2
-    sys.stdout.write(f"{len(todo)} evaluation(s) run; curve: {png_path} ({json_path.name})\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def evaluate_checkpoints(
+    run_dir: Path,
+    decoding_for: Callable[[str, int | None], Decoding],
+    *,
+    checkpoint_dir: str | None = None,
+    data: list[str] | None = None,
+    force: bool = False,
+    greedy: bool = True,
+    hardware: Hardware | None = None,
+    merge_dir: str | None = None,
+    command: list[str] | None = None,
+    progress: Callable = lambda items, **_: items,
+) -> tuple[int, Path, Path]:
+    """Evaluates every saved step not yet evaluated (all with `force`), then rebuilds the curve; returns
+    (evaluations run, curve JSON, curve PNG). `decoding_for(task, run's response length)` gives the decoding."""
+    run = read_run(run_dir)
+    checkpoint_dir = checkpoint_dir or run.get("checkpoint_dir")
+    if not checkpoint_dir:
+        raise ValueError(f"{run_dir / 'run.json'} has no checkpoint_dir: pass --checkpoint-dir")
+    steps = saved_steps(Path(checkpoint_dir))
+    splits = [read_split(path, task_of(path), None) for path in val_files(run, data)]
+    response_length = run.get("overrides", {}).get("data.max_response_length")
+    todo = [
+        (step, actor, split)
+        for step, actor in steps.items()
+        for split in splits
+        if force or not (run_dir / "eval" / f"step_{step}" / f"{split.data_source}.json").is_file()
+    ]
+    if todo:
+        require_gpu()  # before converting any checkpoint
+    for step, actor, split in progress(todo, desc="checkpoints", unit="eval"):
+        run_eval(
+            str(actor),
+            split,
+            decoding_for(split.data_source, response_length),
+            run_dir / "eval" / f"step_{step}",
+            greedy=greedy,
+            hardware=hardware,
+            merge_dir=Path(merge_dir) / f"global_step_{step}" if merge_dir else None,
+            command=command,
+        )
+    json_path, png_path = write_curve(run_dir)
+    return len(todo), json_path, png_path

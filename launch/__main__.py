@@ -15,19 +15,25 @@ COMMANDS = {
     "train": ("launch.cli:train_main", "run one run of a recipe on this GPU node"),
     "sweep": ("launch.cli:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
     "attempt": ("launch.cli:attempt_main", "run one planned run here (what cluster jobs execute)"),
-    "smoke": ("launch.smoke:main", "CPU: the real verl GRPO trainer for a few steps with a tiny local model"),
+    "smoke": (
+        "launch.cli:smoke_main",
+        "CPU: the real verl GRPO trainer for a few steps with a tiny local model",
+    ),
     "mini": ("launch.mini:main", "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report"),
     "doctor": (
         "launch.cli:doctor_main",
         "name the silent failures in run records (no-signal, NaN, ...)",
     ),
     "report": (
-        "reporting.report:main",
+        "reporting.cli:report_main",
         "curves, summary.md and the aha view of a recipe from its run records",
     ),
-    "eval": ("evaluation.evaluate:main", "evaluate a model or checkpoint on a task's test split (GPU)"),
-    "eval-checkpoints": ("evaluation.sweep:main", "evaluate every checkpoint of a run (GPU)"),
-    "score": ("evaluation.score:main", "score a generations parquet on CPU: pass@k, maj@k, format, length"),
+    "eval": ("evaluation.cli:eval_main", "evaluate a model or checkpoint on a task's test split (GPU)"),
+    "eval-checkpoints": ("evaluation.cli:eval_checkpoints_main", "evaluate every checkpoint of a run (GPU)"),
+    "score": (
+        "evaluation.cli:score_main",
+        "score a generations parquet on CPU: pass@k, maj@k, format, length",
+    ),
 }
 
 
@@ -40,8 +46,13 @@ def main(argv: list[str]) -> int:
             print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)
             return 2
         return 0
-    module, function = COMMANDS[argv[0]][0].split(":")
-    return getattr(importlib.import_module(module), function)(argv[1:])
+    return run_command(argv[0], argv[1:])
+
+
+def run_command(name: str, argv: list[str]) -> int:
+    """Runs one command of the table, as `python -m launch NAME ARGV...` would (make smoke's report step)."""
+    module, function = COMMANDS[name][0].split(":")
+    return getattr(importlib.import_module(module), function)(argv)
 
 
 if __name__ == "__main__":

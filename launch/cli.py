@@ -97,8 +97,9 @@ def plan_main(argv: list[str]) -> int:
     return 0
 
 
-def _run_here(plans: list[RunPlan], dry_run: bool) -> int:
-    """Runs plans one after another on this node; a failed run is recorded and the next one starts."""
+def _run_here(plans: list[RunPlan], dry_run: bool, configs: dict | None = None) -> int:
+    """Runs plans one after another on this node; a failed run is recorded and the next one starts.
+    `configs`: the verl configs validation composed, by run id (an attempt composes the others itself)."""
     if dry_run:
         sys.stdout.write(render_plans(plans))
         return 0
@@ -110,7 +111,7 @@ def _run_here(plans: list[RunPlan], dry_run: bool) -> int:
             print(f"train: {plan.run_id}: pre-flight failed: {error}", file=sys.stderr)
             results.append((plan.run_id, "not started", str(error)))
             continue
-        result = run_attempt(plan, REPO_ROOT)
+        result = run_attempt(plan, REPO_ROOT, config=(configs or {}).get(plan.run_id))
         results.append((plan.run_id, result.status, result.reason or f"records in {result.run_dir}"))
     print("\nruns:")
     for run_id, status, detail in results:
@@ -128,10 +129,10 @@ def train_main(argv: list[str]) -> int:
             raise RecipeError(
                 f"{args.recipe} has {len(plans)} runs ({ids}): pick one with --variant/--seed, or use sweep"
             )
-        validate_plans(plans, check_data_files=False)
+        configs = validate_plans(plans, check_data_files=False)
     except (RecipeError, RunInvalid) as error:
         return _fail("train", error)
-    return _run_here(plans, dry_run=False)
+    return _run_here(plans, dry_run=False, configs=configs)
 
 
 def sweep_main(argv: list[str]) -> int:
@@ -152,11 +153,11 @@ def sweep_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         plans = _plans(args)
-        validate_plans(plans, check_data_files=args.launcher == "local" and not args.dry_run)
+        configs = validate_plans(plans, check_data_files=args.launcher == "local" and not args.dry_run)
     except (RecipeError, RunInvalid) as error:
         return _fail("sweep", error)
     if args.launcher == "local":
-        return _run_here(plans, args.dry_run)
+        return _run_here(plans, args.dry_run, configs)
     if args.launcher == "slurm":
         from launch import slurm
 
@@ -200,12 +201,12 @@ def attempt_main(argv: list[str]) -> int:
             raise RecipeError(
                 f"{args.recipe} has no run {args.run_id!r}; see: python -m launch plan {args.recipe}"
             )
-        validate_plans(plans, check_data_files=False)
+        configs = validate_plans(plans, check_data_files=False, root=Path.cwd())
         # A cluster job builds missing data itself (into the shared data dir) rather than fail on it.
         ensure_data(plans[0], Path.cwd())
     except (RecipeError, RunInvalid, PreflightError) as error:
         return _fail("attempt", error)
-    result = run_attempt(plans[0], Path.cwd())
+    result = run_attempt(plans[0], Path.cwd(), config=configs.get(plans[0].run_id))
     return 0 if result.status == "finished" else 1
 
 
@@ -242,3 +243,47 @@ def doctor_main(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     return 2 if unreadable else 1 if found else 0
+
+
+def smoke_main(argv: list[str]) -> int:
+    """`make smoke`: the smoke run (launch.smoke), then the report of its records through the front door's
+    `report` command, as `python -m launch report` would build it."""
+    from launch import smoke
+    from launch.__main__ import run_command
+
+    parser = argparse.ArgumentParser(prog="python -m launch smoke", description=smoke.__doc__.split("\n")[0])
+    parser.add_argument(
+        "--steps", type=int, default=2, help="GRPO steps in total; more than last time resumes (default 2)"
+    )
+    parser.add_argument(
+        "--out", default="outputs/smoke", help="where data, model and results go (default outputs/smoke)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=smoke.TRAINER_TIMEOUT_S,
+        help="seconds before the trainer counts as hung",
+    )
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+    out = (REPO_ROOT / args.out).resolve()
+
+    def stage(name: str) -> None:
+        print(f"\n=== smoke: {name}", flush=True)
+
+    try:
+        plan, result, seconds = smoke.run_smoke(out, args.steps, args.timeout, stage=stage)
+    except RuntimeError as error:
+        return _fail("smoke", error)
+    print(f"smoke: trainer {result.status} in {seconds:.0f} s (attempt {result.attempt})", flush=True)
+    stage("building the report from the run's records")
+    results = out / "results"
+    report_code = run_command("report", [smoke.RECIPE, "--results-dir", str(results)])
+    run_dir = REPO_ROOT / plan.run_dir
+    print(f"\nsmoke: {result.status}{f' ({result.reason})' if result.reason else ''}")
+    print(f"  metrics: {run_dir / 'metrics.jsonl'}")
+    print(f"  record:  {run_dir / 'run.json'}")
+    print(f"  report:  {results / smoke.RECIPE / 'summary.md'}")
+    print(f"  wandb (offline): {run_dir / 'wandb'}")
+    return 0 if result.status == "finished" and report_code == 0 else 1

@@ -88,3 +88,25 @@ def plot_curve(runs: Sequence[RunRecord], curve: Curve, colors: dict[str, tuple]
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=110)
     return drawn
+
+
+def plot_accuracy_vs_step(curve: dict, png_path: Path, title: str) -> Path:
+    """eval-checkpoints' curve (evaluation/sweep.py): per task mean@n, greedy accuracy and maj@n vs step."""
+    figure, (axes,) = new_figure(1)
+    for task, points in curve["tasks"].items():
+        steps = [point["step"] for point in points]
+        line = axes.plot(
+            steps, [p["mean@n"] for p in points], marker="o", label=f"{task} mean@{points[-1]['n']}"
+        )
+        color = line[0].get_color()
+        if all(p["greedy_acc"] is not None for p in points):
+            axes.plot(steps, [p["greedy_acc"] for p in points], "--", color=color, label=f"{task} greedy")
+        axes.plot(
+            steps, [p["maj@n"] for p in points], ":", color=color, label=f"{task} maj@{points[-1]['n']}"
+        )
+    axes.set(xlabel="training step", ylabel="accuracy", ylim=(-0.02, 1.02), title=title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(png_path, dpi=120)
+    return png_path

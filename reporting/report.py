@@ -9,9 +9,7 @@ another machine (needs a W&B key). `build_report(recipe, results_dir)` is the li
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,33 +168,3 @@ def build_report(
     summary = out / "summary.md"
     summary.write_text(_summary_text(recipe, runs, curves, skipped, aha_lines, findings), encoding="utf-8")
     return ReportPaths(summary, curves, aha_path, update_index(results_dir))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launch report", description=__doc__.splitlines()[0])
-    parser.add_argument("recipe", metavar="RECIPE", help="recipe name: reads results/RECIPE/runs/*/")
-    parser.add_argument(
-        "--results-dir", type=Path, default=Path("results"), help="results root (default: results)"
-    )
-    parser.add_argument(
-        "--from-wandb",
-        metavar="ENTITY/PROJECT",
-        help="also pull runs named RECIPE__* from this W&B project (needs WANDB_API_KEY)",
-    )
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=0.1,
-        help="self-verification share that marks the aha step (default: 0.1)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        paths = build_report(args.recipe, args.results_dir, args.from_wandb, args.threshold)
-    except ReportError as error:
-        sys.stderr.write(f"report: {error}\n")
-        return 2
-    sys.stdout.write(
-        f"wrote {paths.summary}, {len(paths.curves)} curve(s)"
-        f"{', ' + str(paths.aha) if paths.aha else ''}; index {paths.index}\n"
-    )
-    return 0

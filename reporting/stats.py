@@ -8,7 +8,7 @@ Definitions (also printed under the summary table):
 - std is the sample standard deviation (n - 1); with one seed there is none and the row is a pilot.
 - response length: each seed's mean of response_length/mean (tokens) over its training steps.
 - tokens/s/GPU: each seed's median of perf/throughput (median: robust to the warm-up step).
-Exercised by tests/launch/test_report_stats.py.
+Exercised by tests/reporting/test_report.py.
 """
 
 from __future__ import annotations

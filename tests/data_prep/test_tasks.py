@@ -10,7 +10,7 @@ from data_prep import tasks
 from data_prep.solver import solve
 from data_prep.tasks import TASKS, Task
 from data_prep.templates import get_template
-from evaluation import evaluate
+from evaluation import cli, evaluate
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, list_recipes, load_recipe
 from launch.validate import RunInvalid, data_build_command, validate_plans
@@ -88,7 +88,7 @@ def test_a_toy_task_added_to_the_catalogue_alone_builds_validates_evaluates_and_
     split = evaluate.read_split(test_split, TOY.name, None)
     assert (split.data_source, split.template, split.num_prompts) == (TOY.name, "base", 8)
     args = type("Args", (), {"max_tokens": None, "n": 1, "temperature": 0.6, "top_p": 0.95})()
-    assert evaluate.decoding_from(args, TOY.name).max_tokens == 64
+    assert cli.decoding_from(args, TOY.name).max_tokens == 64
     # scoring: a solved row scores 1, a wrong answer less
     row = pd.read_parquet(test_split).iloc[0]
     truth = row["reward_model"]["ground_truth"]

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from data_prep.templates import get_template
-from evaluation import evaluate
-from evaluation import sweep as eval_checkpoints
+from evaluation import cli, evaluate
 from evaluation.score import score_generations, write_json
 
 RIGHT = " 4 * 6 = 24 </think> <answer>4*(7-8/8)</answer>"
@@ -68,7 +67,7 @@ def test_eval_without_a_gpu_fails_fast_naming_launch_score(tmp_path, capsys):
         pytest.skip("this machine has a GPU")
     split, out = write_split(tmp_path / "data" / "test.parquet"), tmp_path / "out"
     assert (
-        evaluate.main(["Qwen/Qwen2.5-3B", "--task", "countdown", "--data", str(split), "--out", str(out)])
+        cli.eval_main(["Qwen/Qwen2.5-3B", "--task", "countdown", "--data", str(split), "--out", str(out)])
         == 2
     )
     assert "python -m launch score" in capsys.readouterr().err
@@ -77,7 +76,7 @@ def test_eval_without_a_gpu_fails_fast_naming_launch_score(tmp_path, capsys):
 
 def test_eval_reports_a_missing_split_with_the_build_command(tmp_path, capsys):
     argv = ["Qwen/Qwen2.5-3B", "--task", "game24", "--data-dir", str(tmp_path)]
-    assert evaluate.main(argv) == 2
+    assert cli.eval_main(argv) == 2
     error = capsys.readouterr().err
     assert str(tmp_path / "game24" / "base" / "test.parquet") in error
     assert f"python -m data_prep game24 --out {tmp_path / 'game24' / 'base'}" in error
@@ -114,7 +113,7 @@ def run_dir(tmp_path):
 
 
 def test_eval_checkpoints_plots_accuracy_vs_step_from_evaluated_steps(run_dir, capsys):
-    assert eval_checkpoints.main([str(run_dir)]) == 0
+    assert cli.eval_checkpoints_main([str(run_dir)]) == 0
     assert "0 evaluation(s) run" in capsys.readouterr().out
     curve = json.loads((run_dir / "eval" / "accuracy_vs_step.json").read_text())
     points = curve["tasks"]["countdown"]
@@ -134,12 +133,12 @@ def test_eval_checkpoints_needs_a_gpu_only_for_unevaluated_steps(run_dir, capsys
         pytest.skip("this machine has a GPU")
     checkpoints = json.loads((run_dir / "run.json").read_text())["checkpoint_dir"]
     (Path(checkpoints) / "global_step_30" / "actor").mkdir(parents=True)
-    assert eval_checkpoints.main([str(run_dir)]) == 2
+    assert cli.eval_checkpoints_main([str(run_dir)]) == 2
     assert "python -m launch score" in capsys.readouterr().err
     assert not (run_dir / "eval" / "step_30").exists()
     assert not (run_dir / "eval" / "accuracy_vs_step.png").exists()
 
 
 def test_eval_checkpoints_needs_a_run_dir(tmp_path, capsys):
-    assert eval_checkpoints.main([str(tmp_path)]) == 2
+    assert cli.eval_checkpoints_main([str(tmp_path)]) == 2
     assert "run.json does not exist" in capsys.readouterr().err

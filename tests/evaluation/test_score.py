@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from data_prep.templates import get_template
-from evaluation.score import main, score_generations
+from evaluation.cli import score_main as main
+from evaluation.score import score_generations
 
 # The `base` template pre-fills "<think>": a response continues the reasoning, then closes it.
 RIGHT_24 = " 4 * 6 = 24 and 7 - 8/8 = 6. </think> <answer>4*(7-8/8)</answer>"

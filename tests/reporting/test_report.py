@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from launch.records import read_metrics_file
-from reporting.report import build_report, main
+from reporting.cli import report_main as main
+from reporting.report import build_report
 from reporting.runs import load_recipe_runs
 from reporting.stats import accuracy_stats, band, per_seed_mean
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reporting.report import main
+from reporting.cli import report_main as main
 from reporting.runs import load_recipe_runs
 from reporting.wandb_offline import read_offline_history, read_offline_run
 from reporting.wandb_remote import run_from_history
