@@ -202,6 +202,39 @@ def compile_run(
     results_root: str = RESULTS_DIR,
     checkpoints_root: str = CHECKPOINTS_DIR,
 ) -> RunPlan:
+    """One run of a recipe: its fields and overrides after every patch, its derived names and paths."""
+    fields, verl_patches = _patched_fields(recipe, variant, grid_point, overlay)
+    profile = load_profile(fields["profile"])
+    overrides = _merged_overrides(recipe, verl_patches, profile)
+    template = get_template(fields["template"])
+    label = overlay.label if overlay and overlay.label else variant
+    run_id = _run_id(recipe.name, label, grid_point, seed)
+    dirs = {"data_dir": data_dir, "results_root": results_root, "checkpoints_root": checkpoints_root}
+    return RunPlan(
+        run_id=run_id,
+        recipe=recipe,
+        variant=label,
+        seed=seed,
+        grid_point=dict(grid_point),
+        model=fields["model"],
+        task=fields["task"],
+        val_tasks=tuple(fields["val_tasks"]),
+        template=template.name,
+        profile=profile,
+        overrides={**overrides, **_derived_overrides(recipe, run_id, seed, fields, template, **dirs)},
+        env=_run_env(recipe, label, seed, overlay),
+        **dirs,
+        extra_rollout_names=overlay.extra_rollout_names if overlay else (),
+        reproduce=overlay.reproduce
+        if overlay
+        else _make_train_command(recipe.name, variant, seed, grid_point),
+    )
+
+
+def _patched_fields(
+    recipe: Recipe, variant: str, grid_point: Mapping[str, Any], overlay: Overlay | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The recipe's fields after variant, grid and overlay patches, and each patch's verl keys in order."""
     fields = recipe.model_dump(include=set(PATCHABLE_FIELDS))
     _reject_derived(recipe.overrides, str(recipe.path))
     patches = [
@@ -215,20 +248,38 @@ def compile_run(
         reward_kwargs = {**fields["reward_kwargs"], **patch_fields.pop("reward_kwargs", {})}
         fields.update(patch_fields, reward_kwargs=reward_kwargs)
         verl_patches.append(patch_overrides)
-    profile = load_profile(fields["profile"])
-    # Order: recipe, variant, grid, hardware profile, then a platform overlay (which replaces the hardware).
+    return fields, verl_patches
+
+
+def _merged_overrides(recipe: Recipe, verl_patches: list[dict[str, Any]], profile: Profile) -> dict[str, Any]:
+    """Order: recipe, variant, grid, hardware profile, then a platform overlay (which replaces the hardware)."""
     overrides = dict(recipe.overrides)
     for patch_overrides in [*verl_patches[:2], profile.overrides, *verl_patches[2:]]:
         overrides.update(patch_overrides)
     overrides.update(_epochs_covering_steps(overrides))
+    return overrides
 
-    template = get_template(fields["template"])
-    label = overlay.label if overlay and overlay.label else variant
-    run_id = "__".join(
-        [recipe.name, label, *(f"{_short_key(k)}{_slug(v)}" for k, v in grid_point.items()), f"s{seed}"]
+
+def _run_id(recipe: str, label: str, grid_point: Mapping[str, Any], seed: int) -> str:
+    """`<recipe>__<variant>[__<key><value>]__s<seed>`."""
+    return "__".join(
+        [recipe, label, *(f"{_short_key(k)}{_slug(v)}" for k, v in grid_point.items()), f"s{seed}"]
     )
+
+
+def _derived_overrides(
+    recipe: Recipe,
+    run_id: str,
+    seed: int,
+    fields: Mapping[str, Any],
+    template,
+    data_dir: str,
+    results_root: str,
+    checkpoints_root: str,
+) -> dict[str, Any]:
+    """The keys the launcher derives (DERIVED_KEYS): data files, model, template, reward, names, dirs, seeds."""
     run_dir = f"{results_root}/{recipe.name}/runs/{run_id}"
-    derived = {
+    return {
         "data.train_files": f"{data_dir}/{fields['task']}/{template.name}/train.parquet",
         "data.val_files": [f"{data_dir}/{task}/{template.name}/test.parquet" for task in fields["val_tasks"]],
         "actor_rollout_ref.model.path": fields["model"],
@@ -248,32 +299,14 @@ def compile_run(
         "trainer.validation_data_dir": f"{run_dir}/validation",
         **dict.fromkeys(SEED_KEYS, seed),
     }
-    env = {
+
+
+def _run_env(recipe: Recipe, label: str, seed: int, overlay: Overlay | None) -> dict[str, str]:
+    return {
         "WANDB_RUN_GROUP": recipe.name,
         "WANDB_TAGS": f"{label},s{seed}",
         **(overlay.env if overlay else {}),
     }
-    return RunPlan(
-        run_id=run_id,
-        recipe=recipe,
-        variant=label,
-        seed=seed,
-        grid_point=dict(grid_point),
-        model=fields["model"],
-        task=fields["task"],
-        val_tasks=tuple(fields["val_tasks"]),
-        template=template.name,
-        profile=profile,
-        overrides={**overrides, **derived},
-        env=env,
-        data_dir=data_dir,
-        results_root=results_root,
-        checkpoints_root=checkpoints_root,
-        extra_rollout_names=overlay.extra_rollout_names if overlay else (),
-        reproduce=overlay.reproduce
-        if overlay
-        else _make_train_command(recipe.name, variant, seed, grid_point),
-    )
 
 
 def _epochs_covering_steps(overrides: Mapping[str, Any]) -> dict[str, Any]:
