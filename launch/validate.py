@@ -21,6 +21,9 @@ from launch import verl_config
 from launch.plan import DATA_DIR, SEED_KEYS, RunPlan, compile_recipe
 from launch.recipe import REPO_ROOT, RecipeError, load_recipe
 
+# check_split's label for a recipe's template: its error then names the recipe and what it would break.
+RECIPE_TEMPLATE = "the recipe's template"
+
 
 class RunInvalid(ValueError):
     """A run that must not launch; the message names the recipe, the run and what is wrong."""
@@ -73,6 +76,11 @@ def check_split(
         row.get("template") if isinstance(row, dict) else None
         for row in table.column("extra_info").to_pylist()
     }
+    if template is not None and template_label == RECIPE_TEMPLATE and templates != {template}:
+        raise RunInvalid(
+            f"{path} was built with template(s) {sorted(map(str, templates))} but the recipe uses template "
+            f"{template!r}: the reward would parse a different answer format"
+        )
     if len(templates) != 1 or None in templates:
         raise RunInvalid(
             f"{path} rows must name one prompt template in extra_info.template; found {templates}"
@@ -97,7 +105,7 @@ def check_data(plan: RunPlan, root: Path = REPO_ROOT) -> None:
             build = " ".join(data_build_command(task, plan.template, plan.data_dir)[1:])
             raise RunInvalid(f"{plan.run_id}: {key}: {path} does not exist; build it with: python {build}")
         try:
-            check_split(file, task, plan.template, template_label="the recipe's template")
+            check_split(file, task, plan.template, template_label=RECIPE_TEMPLATE)
         except RunInvalid as problem:
             raise RunInvalid(f"{plan.run_id}: {key}: {problem}") from None
 
