@@ -254,7 +254,7 @@ def test_a_cluster_attempt_builds_missing_data_before_the_trainer(tmp_path, monk
 
     started = []
 
-    def trainer_stand_in(plan, root):
+    def trainer_stand_in(plan, root, **_):
         started.append(plan.run_id)
         return attempt.AttemptResult(plan.run_id, 1, 0, "finished", None, root / plan.run_dir)
 
@@ -320,10 +320,10 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-@pytest.fixture
-def ray_head(tmp_path):
+@pytest.fixture(scope="module")
+def ray_head():
     """A real local Ray head with its dashboard (the job API), in a temp dir of its own so it can be stopped
-    without touching any other Ray on the machine."""
+    without touching any other Ray on the machine; the module's Ray tests share it."""
     temp_dir = Path("/tmp") / f"zl-ray-test-{os.getpid()}"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     # Ports the OS hands out (above Ray's worker range): no clash with any other Ray on this machine.
