@@ -1,5 +1,6 @@
 """The run commands: `plan` prints what would run, `train` runs one run here, `sweep` runs them all with a
-launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run.
+launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run, `smoke` is `make smoke`.
+Thin argparse layers over the run side's library functions; output is written here, not in the library.
 
 Nothing launches before the plan validates against the pinned verl (launch.validate).
 
@@ -8,6 +9,7 @@ Nothing launches before the plan validates against the pinned verl (launch.valid
     python -m launch train countdown-3b [--variant default] [--seed 1]
     python -m launch sweep countdown-ablations --launcher {local,ray,slurm} [--dry-run]
     python -m launch doctor RUN_DIR [RUN_DIR ...] [--json]
+    python -m launch smoke [--steps 2] [--out outputs/smoke]
 """
 
 from __future__ import annotations

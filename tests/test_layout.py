@@ -154,7 +154,9 @@ def test_the_docstrings_commands_name_what_exists(module):
     for dotted in re.findall(r"\b((?:launch|evaluation|reporting|data_prep|rewards)(?:\.\w+)+)", doc):
         if not _resolves(dotted.rstrip(".")):
             problems.append(f"{dotted}: no such module or name")
-    for path in re.findall(r"(?<![\w/])((?:launch|evaluation|reporting|data_prep|rewards)/[\w/]+\.py)\b", doc):
+    for path in re.findall(
+        r"(?<![\w/])((?:launch|evaluation|reporting|data_prep|rewards)/[\w/]+\.py)\b", doc
+    ):
         if not (REPO_ROOT / path).is_file():
             problems.append(f"no file {path}")
     for recipe, run_id in re.findall(
