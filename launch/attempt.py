@@ -229,6 +229,7 @@ def _follow(
         time.sleep(0.5)
     if exit_code == 0:
         return exit_code, "finished", None
+    output.join(timeout=5)  # the trainer's last lines (an OOM message) may still be in the pipe
     if output.saw_oom:
         return exit_code, "oom", "out of memory (see the log)"
     return exit_code, "failed", f"exit code {exit_code} while {output.stage}"
