@@ -19,15 +19,16 @@ from pathlib import Path
 import yaml
 
 from data_prep.rows import BuildError
+from data_prep.tasks import TASKS
 from distill.build import build
 from distill.evaluate import evaluate
 from distill.reject import CHOICES, Filters
 from distill.sample import DEVICES
 from distill.sft import run_sft, sft_overrides
-from launch.checkpoint import CheckpointError
-from launch.evaluate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, TASK_MAX_TOKENS, model_slug, read_split
-from launch.generate import Decoding, GenerationError
-from launch.score import ScoreError
+from evaluation.checkpoint import CheckpointError
+from evaluation.evaluate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, model_slug, read_split
+from evaluation.generate import Decoding, GenerationError
+from evaluation.score import ScoreError
 from launch.verl_config import VerlConfigError
 
 ERRORS = (ValueError, BuildError, CheckpointError, GenerationError, ScoreError, VerlConfigError, RuntimeError)
@@ -56,7 +57,8 @@ def _decoding(args: argparse.Namespace, split: Path) -> Decoding:
     import pyarrow.parquet as pq
 
     sources = set(pq.read_table(split, columns=["data_source"]).column("data_source").to_pylist())
-    budget = args.max_tokens or max(TASK_MAX_TOKENS.get(source, 1024) for source in sources)
+    budgets = [task.eval_max_tokens for task in TASKS.values() if set(task.data_sources) & sources]
+    budget = args.max_tokens or max(budgets, default=1024)
     return Decoding(n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=budget)
 
 

@@ -20,9 +20,10 @@ from distill.recipe import DistillRun, distill_runs, resolve_teacher, teacher_ch
 from distill.reject import Filters
 from distill.sft import run_sft, sft_overrides, validate_sft
 from distill.write import sft_chat_template
-from launch.evaluate import provenance, read_split
-from launch.generate import Decoding
-from launch.recipe import Recipe, RecipeError
+from evaluation.evaluate import read_split
+from evaluation.generate import Decoding
+from launch.provenance import provenance
+from launch.recipe import REPO_ROOT, Recipe, RecipeError
 from launch.verl_config import VerlConfigError
 
 
@@ -125,7 +126,11 @@ def run_distill(run: DistillRun, recipe: Recipe, device: str, force: bool = Fals
         "seed": run.seed,
         "device": device,
         "sft_overrides": overrides,
-        **provenance(),
+        **provenance(
+            REPO_ROOT,
+            "cpu" if device == "cpu" else "cuda",
+            0 if device == "cpu" else int(overrides.get("trainer.n_gpus_per_node", 1)),
+        ),
     }
     (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     checkpoint = run_sft(overrides, run.run_dir / "sft.log", env)

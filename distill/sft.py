@@ -6,7 +6,7 @@ config exactly as launch.verl_config checks the RL keys (an unknown key is an er
 ones), rejects keys verl 0.9.1's SFT path composes but never reads and spellings of the old
 `fsdp_sft_trainer`, then builds verl's own config dataclasses (their checks run) and the batch arithmetic.
 `run_sft` starts the trainer under torchrun and returns the last `global_step_N` checkpoint, which
-`launch eval` (launch.checkpoint) converts like an RL checkpoint. On CPU the device choices come from
+`launch eval` (evaluation.checkpoint) converts like an RL checkpoint. On CPU the device choices come from
 launch.cpu_backend (`cpu_sft_overrides`, `cpu_env`).
 
     python -m launch distill sft data/distill/mini --student STUDENT_DIR --out checkpoints/distill/mini --device cpu
@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evaluation.checkpoint import STEP_PATTERN
 from launch import verl_config
-from launch.checkpoint import STEP_PATTERN
 
 SFT_MODULE = "verl.trainer.sft_trainer"
 # Composed by verl 0.9.1's sft_trainer_engine.yaml, read by nothing on its SFT path
@@ -70,7 +70,7 @@ def sft_overrides(
         # A fresh run every time: a rerun into the same directory must not resume a different build's run.
         "trainer.resume_mode": "disable",
         # Full Hugging Face weights beside the shards: `launch eval` then loads global_step_N/huggingface/
-        # directly (launch.checkpoint), with no merge step.
+        # directly (evaluation.checkpoint), with no merge step.
         "checkpoint.save_contents": ["model", "optimizer", "extra", "hf_model"],
     }
     if chat_template is not None:

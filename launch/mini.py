@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
         )
         if result.status != "finished":
             failed.append(f"{plan.run_id} ({result.reason})")
-    from launch.report import build_report
+    from reporting.report import build_report
 
     report = build_report(RECIPE, results_dir=args.results_dir)
     print(f"=== mini: report {report.summary}")
