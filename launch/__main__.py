@@ -19,7 +19,10 @@ COMMANDS = {
         "launch.cli:smoke_main",
         "CPU: the real verl GRPO trainer for a few steps with a tiny local model",
     ),
-    "mini": ("launch.mini:main", "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report"),
+    "mini": (
+        "launch.cli:mini_main",
+        "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report",
+    ),
     "doctor": (
         "launch.cli:doctor_main",
         "name the silent failures in run records (no-signal, NaN, ...)",

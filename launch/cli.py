@@ -1,5 +1,5 @@
 """The run commands: `plan` prints what would run, `train` runs one run here, `sweep` runs them all with a
-launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run, `smoke` is `make smoke`.
+launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run, `smoke` is `make smoke`, `mini` is `make mini`.
 Thin argparse layers over the run side's library functions; output is written here, not in the library.
 
 Nothing launches before the plan validates against the pinned verl (launch.validate).
@@ -10,6 +10,7 @@ Nothing launches before the plan validates against the pinned verl (launch.valid
     python -m launch sweep countdown-ablations --launcher {local,ray,slurm} [--dry-run]
     python -m launch doctor RUN_DIR [RUN_DIR ...] [--json]
     python -m launch smoke [--steps 2] [--out outputs/smoke]
+    python -m launch mini [--variant grpo] [--seed 1] [--steps N]
 """
 
 from __future__ import annotations
@@ -95,7 +96,18 @@ def validate_main(argv: list[str]) -> int:
     try:
         verl_config.check_verl_version()
         profile = _choose_profile("validate", args.profile)
-        count = validate_recipes(names, not args.no_data_check, args.data_dir, profile=profile)
+        count = 0
+        for name in names:
+            recipe = load_recipe(name)
+            if recipe.distill is None:
+                count += validate_recipes(
+                    [str(recipe.path)], not args.no_data_check, args.data_dir, profile=profile
+                )
+                continue
+            # A distillation recipe's runs are SFT runs: distill (a later stage) checks them.
+            from distill.plan import validate_distill_recipe
+
+            count += validate_distill_recipe(recipe, not args.no_data_check, args.data_dir)
     except (RecipeError, RunInvalid, verl_config.VerlConfigError) as error:
         return _fail("validate", error)
     version = verl_config.PINNED_VERL_VERSION
@@ -329,3 +341,35 @@ def smoke_main(argv: list[str]) -> int:
     print(f"  report:  {results / smoke.RECIPE / 'summary.md'}")
     print(f"  wandb (offline): {run_dir / 'wandb'}")
     return 0 if result.status == "finished" and report_code == 0 else 1
+
+
+def mini_main(argv: list[str]) -> int:
+    """`make mini`: data, bases and every selected run of countdown-mini on the CPU (launch.mini), then the
+    report of its records through the front door's `report` command."""
+    import subprocess
+
+    from launch import mini
+    from launch.__main__ import run_command
+
+    parser = argparse.ArgumentParser(prog="python -m launch mini", description=mini.__doc__.split("\n")[0])
+    parser.add_argument("--variant", help="only this variant (default: all)")
+    parser.add_argument("--seed", type=int, help="only this seed (default: all)")
+    parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
+    parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records and the report go")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="where the countdown-mini split is built")
+    parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
+    args = parser.parse_args(argv)
+
+    def progress(line: str) -> None:
+        print(f"=== mini: {line}", flush=True)
+
+    try:
+        failed = mini.run_mini(
+            args.variant, args.seed, args.steps, args.results_dir, args.data_dir, args.rerun, progress
+        )
+    except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
+        return _fail("mini", error)
+    report = run_command("report", [mini.RECIPE, "--results-dir", args.results_dir])
+    if failed:
+        print("mini: runs that did not finish: " + "; ".join(failed), file=sys.stderr)
+    return 1 if failed or report else 0

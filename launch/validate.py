@@ -153,11 +153,10 @@ def validate_recipes(
     count = 0
     for name in names:
         recipe = load_recipe(name)
-        if recipe.distill is not None:  # a distillation recipe: its runs are SFT runs (distill/recipe.py)
-            from distill.plan import validate_distill_recipe
-
-            count += validate_distill_recipe(recipe, check_data_files, data_dir)
-            continue
+        if recipe.distill is not None:
+            raise RecipeError(
+                f"{recipe.name} is a distillation recipe: its runs are SFT runs, checked by distill.plan"
+            )
         plans = compile_recipe(recipe, data_dir=data_dir, profile=profile)
         validate_plans(plans, check_data_files)
         count += len(plans)

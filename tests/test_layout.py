@@ -21,9 +21,6 @@ RUN_DRIVERS = {
     "launch.__main__", "launch.cli", "launch.smoke", "launch.mini", "launch.attempt",
     "launch.slurm", "launch.ray_jobs", "launch.preflight",
 }  # fmt: skip
-# make mini's driver still takes the report from reporting directly: its split waits for the concurrent
-# work on it (see pyproject.toml's T20 note); every other run-side module is held to the rule.
-RUN_SIDE_EXCEPTIONS = {"launch.mini"}
 
 
 def _modules() -> dict[str, Path]:
@@ -58,7 +55,7 @@ def test_the_run_side_never_imports_evaluation_or_reporting():
     wrong = {
         (module, target)
         for module, targets in GRAPH.items()
-        if module.startswith("launch") and module not in RUN_SIDE_EXCEPTIONS
+        if module.startswith("launch")
         for target in targets
         if target.split(".")[0] in ("evaluation", "reporting")
     }
