@@ -159,7 +159,7 @@ def sft_main(argv: list[str]) -> int:
             overrides.update(cpu_sft_overrides())
             env = cpu_env()
         overrides.update(_parse_overrides(args.overrides))
-        checkpoint = run_sft(overrides, Path(args.out) / "sft.log", env)
+        checkpoint = run_sft(overrides, Path(args.out) / "sft.log", env, echo=sys.stderr.write)
     except (OSError, KeyError, *ERRORS) as error:
         sys.stderr.write(f"distill sft: error: {error}\n")
         return 2
@@ -234,7 +234,7 @@ def run_main(argv: list[str]) -> int:
             sys.stdout.write(render_run(run, device))
             if args.dry_run:
                 continue
-            result = run_distill(run, recipe, device, args.force)
+            result = run_distill(run, recipe, device, args.force, echo=sys.stderr.write)
             print(
                 f"{run.run_id}: greedy {result['greedy_acc']:.4f}, mean@{result['n']} {result['mean@n']:.4f}"
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 
 from distill.build import build
 from distill.evaluate import evaluate
@@ -94,8 +95,14 @@ def render_run(run: DistillRun, device: str = "gpu") -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_distill(run: DistillRun, recipe: Recipe, device: str, force: bool = False) -> dict:
-    """data -> SFT -> eval for one run; returns the eval metrics."""
+def run_distill(
+    run: DistillRun,
+    recipe: Recipe,
+    device: str,
+    force: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> dict:
+    """data -> SFT -> eval for one run; returns the eval metrics. The SFT trainer's output goes to `echo`."""
     sampling, filters, eval_decoding = run_options(run)
     teacher = resolve_teacher(run.section)
     meta = build(
@@ -133,7 +140,7 @@ def run_distill(run: DistillRun, recipe: Recipe, device: str, force: bool = Fals
         ),
     }
     (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    checkpoint = run_sft(overrides, run.run_dir / "sft.log", env)
+    checkpoint = run_sft(overrides, run.run_dir / "sft.log", env, echo)
     shutil.copy(run.checkpoint_dir / "metrics.jsonl", run.run_dir / "metrics.jsonl")
     split = read_split(run.test_split, recipe.task, run.template)
     return evaluate(str(checkpoint), split, eval_decoding, run.run_dir / "eval", device=device, seed=run.seed)

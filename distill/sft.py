@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +146,14 @@ def last_checkpoint(out_dir: str | Path) -> Path:
     return max(steps, key=lambda p: int(STEP_PATTERN.fullmatch(p.name).group(1)))
 
 
-def run_sft(overrides: Mapping[str, Any], log_path: str | Path, env: Mapping[str, str] | None = None) -> Path:
-    """Validate, run the SFT trainer (output teed to `log_path`), return its last checkpoint dir."""
+def run_sft(
+    overrides: Mapping[str, Any],
+    log_path: str | Path,
+    env: Mapping[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> Path:
+    """Validate, run the SFT trainer (output to `log_path` and, line by line, to `echo`), return its last
+    checkpoint dir."""
     config = validate_sft(overrides)
     out_dir = Path(config.trainer.default_local_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +176,8 @@ def run_sft(overrides: Mapping[str, Any], log_path: str | Path, env: Mapping[str
     ):
         for line in process.stdout:
             log.write(line)
-            sys.stderr.write(line)
+            if echo:
+                echo(line)
     if process.returncode != 0:
         raise RuntimeError(f"{SFT_MODULE} exited with {process.returncode}; see {log_path}")
     return last_checkpoint(out_dir)

@@ -89,6 +89,7 @@ def eval_main(argv: list[str] | None = None) -> int:
             hardware=hardware_from(args),
             merge_dir=args.merge_dir,
             command=["python", "-m", "launch", "eval", *argv],
+            echo=sys.stderr.write,
         )
     except (ValueError, CheckpointError, GenerationError, ScoreError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -126,6 +127,7 @@ def eval_checkpoints_main(argv: list[str] | None = None) -> int:
             merge_dir=args.merge_dir,
             command=command,
             progress=tqdm,
+            echo=sys.stderr.write,
         )
     except (ValueError, CheckpointError, GenerationError, ScoreError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -17,6 +17,7 @@ plus one greedy pass (temperature 0) for `greedy_acc`; evaluation.score then sco
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,8 +98,10 @@ def run_eval(
     hardware: Hardware | None = None,
     merge_dir: str | Path | None = None,
     command: list[str] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> dict:
-    """Generate, score and write `<task>.json` / `<task>.jsonl` under out_dir; returns the metrics JSON."""
+    """Generate, score and write `<task>.json` / `<task>.jsonl` under out_dir; returns the metrics JSON. The
+    generation server's output goes to a log beside them and, line by line, to `echo`."""
     visible_gpus = require_gpu()
     hardware = hardware or Hardware()
     if hardware.gpus is None:
@@ -119,7 +122,7 @@ def run_eval(
         overrides = generation_overrides(
             resolved.path, split.path, target, settings, hardware, chat_template_path
         )
-        files[name] = generate(overrides, out_dir / f"{task}.{name}.log")
+        files[name] = generate(overrides, out_dir / f"{task}.{name}.log", echo)
     metrics, records = score_generations(files["generations"], files.get("greedy"))
     result = {
         "task": task,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,9 @@ def require_gpu() -> int:
     return torch.cuda.device_count()
 
 
-def generate(overrides: Mapping[str, Any], log_path: str | Path) -> Path:
+def generate(
+    overrides: Mapping[str, Any], log_path: str | Path, echo: Callable[[str], None] | None = None
+) -> Path:
     """Runs the generation server with `overrides`, teeing its output to `log_path`; returns the output file."""
     from launch.verl_config import to_hydra_overrides
 
@@ -146,7 +148,8 @@ def generate(overrides: Mapping[str, Any], log_path: str | Path) -> Path:
     ):
         for line in process.stdout:
             log.write(line)
-            sys.stderr.write(line)
+            if echo:
+                echo(line)
     if process.returncode != 0:
         raise GenerationError(f"{GENERATION_MODULE} exited with {process.returncode}; see {log_path}")
     if not output_path.is_file():

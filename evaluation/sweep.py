@@ -119,6 +119,7 @@ def evaluate_checkpoints(
     merge_dir: str | None = None,
     command: list[str] | None = None,
     progress: Callable = lambda items, **_: items,
+    echo: Callable[[str], None] | None = None,
 ) -> tuple[int, Path, Path]:
     """Evaluates every saved step not yet evaluated (all with `force`), then rebuilds the curve; returns
     (evaluations run, curve JSON, curve PNG). `decoding_for(task, run's response length)` gives the decoding."""
@@ -147,6 +148,7 @@ def evaluate_checkpoints(
             hardware=hardware,
             merge_dir=Path(merge_dir) / f"global_step_{step}" if merge_dir else None,
             command=command,
+            echo=echo,
         )
     json_path, png_path = write_curve(run_dir)
     return len(todo), json_path, png_path

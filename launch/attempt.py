@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from launch.doctor_live import LiveDoctor, alarm_line
 from launch.plan import RunPlan
 from launch.wandb_env import wandb_settings
 
+Echo = Callable[[str], None]  # where a line of output goes (a CLI's stdout writer); None drops it
 _OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|torch\.OutOfMemoryError|Cannot allocate memory")
 # Lines verl 0.9.1 prints as a run advances, each with what runs next: a timeout names that stage.
 _STAGES = [
@@ -125,7 +126,7 @@ def stop_processes_using(path: str) -> int:
 class _OutputPump(threading.Thread):
     """Copies the trainer's output to its log (and the console), noting its stage and any OOM."""
 
-    def __init__(self, proc: subprocess.Popen, log_path: Path, echo: bool):
+    def __init__(self, proc: subprocess.Popen, log_path: Path, echo: Echo | None):
         super().__init__(daemon=True)
         self.proc, self.log_path, self.echo = proc, log_path, echo
         self.stage, self.saw_oom = "starting the driver and Ray", False
@@ -136,7 +137,7 @@ class _OutputPump(threading.Thread):
                 log.write(line)
                 log.flush()
                 if self.echo:
-                    sys.stdout.write(line)
+                    self.echo(line)
                 self.stage = _stage(line, self.stage)
                 self.saw_oom = self.saw_oom or bool(_OOM.search(line))
 
@@ -151,11 +152,11 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _announce(findings: list[Finding], stop_on) -> Finding | None:
-    """Prints an alarm per new finding; returns the first one the recipe stops on."""
+def _announce(findings: list[Finding], stop_on, alarm: Echo | None) -> Finding | None:
+    """Sends an alarm line per new finding to `alarm`; returns the first one the recipe stops on."""
     for finding in findings:
-        sys.stdout.write(alarm_line(finding))
-        sys.stdout.flush()
+        if alarm:
+            alarm(alarm_line(finding))
     return next((finding for finding in findings if finding.name in stop_on), None)
 
 
@@ -213,7 +214,12 @@ def _start_trainer(launch: _Launch, root: Path) -> subprocess.Popen:
 
 
 def _follow(
-    proc: subprocess.Popen, output: _OutputPump, doctor: LiveDoctor, plan: RunPlan, timeout_s: float | None
+    proc: subprocess.Popen,
+    output: _OutputPump,
+    doctor: LiveDoctor,
+    plan: RunPlan,
+    timeout_s: float | None,
+    alarm: Echo | None,
 ) -> tuple[int | None, str, str | None]:
     """Waits for the trainer, stopping it on a timeout or a finding the recipe stops on; (exit code, status,
     reason)."""
@@ -223,7 +229,7 @@ def _follow(
         if deadline and time.monotonic() > deadline:
             _kill_group(proc)
             return proc.returncode, "failed", f"timed out after {timeout_s:.0f} s while {output.stage}"
-        if stop := _announce(doctor.poll(time.monotonic()), plan.recipe.doctor.stop_on):
+        if stop := _announce(doctor.poll(time.monotonic()), plan.recipe.doctor.stop_on, alarm):
             _kill_group(proc)
             return proc.returncode, "stopped", f"doctor stop_on: {stop.line()}"
         time.sleep(0.5)
@@ -256,11 +262,13 @@ def run_attempt(
     extra_env: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
     python: str = sys.executable,
-    echo: bool = True,
+    echo: Echo | None = None,
     config=None,
+    alarm: Echo | None = None,
 ) -> AttemptResult:
     """One attempt, start to records. `config`: the verl config validation composed for this run (paths
-    resolved under `root`), written as config.yaml; composed here when not given."""
+    resolved under `root`), written as config.yaml; composed here when not given. The trainer's output goes
+    to its log and, line by line, to `echo`; the live doctor's alarm lines go to `alarm` (and run.json)."""
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     prune_checkpoints(
@@ -277,7 +285,7 @@ def run_attempt(
     output.start()
     exit_code, status, reason = None, "failed", None
     try:
-        exit_code, status, reason = _follow(proc, output, doctor, plan, timeout_s)
+        exit_code, status, reason = _follow(proc, output, doctor, plan, timeout_s, alarm)
     except KeyboardInterrupt:
         _kill_group(proc)
         exit_code, status, reason = proc.returncode, "killed", f"interrupted while {output.stage}"
@@ -286,5 +294,5 @@ def run_attempt(
         _clean_up(proc, launch, output, plan, root)
         records.finish_attempt(plan, root, launch.attempt, exit_code, status, reason)
         # After the attempt: what only its end shows (no-progress), and the findings kept in run.json.
-        _announce(doctor.final_check(), ())
+        _announce(doctor.final_check(), (), alarm)
     return AttemptResult(plan.run_id, launch.attempt, exit_code, status, reason, run_dir)

@@ -75,6 +75,11 @@ def _plans(args: argparse.Namespace, command: str) -> list[RunPlan]:
     )
 
 
+def _stdout_line(line: str) -> None:
+    sys.stdout.write(line if line.endswith("\n") else line + "\n")
+    sys.stdout.flush()
+
+
 def _fail(command: str, error: Exception) -> int:
     print(f"{command}: error: {error}", file=sys.stderr)
     return 1
@@ -160,7 +165,9 @@ def _run_here(plans: list[RunPlan], dry_run: bool, configs: dict | None = None) 
             print(f"train: {plan.run_id}: pre-flight failed: {error}", file=sys.stderr)
             results.append((plan.run_id, "not started", str(error)))
             continue
-        result = run_attempt(plan, REPO_ROOT, config=(configs or {}).get(plan.run_id))
+        result = run_attempt(
+            plan, REPO_ROOT, config=(configs or {}).get(plan.run_id), echo=_stdout_line, alarm=_stdout_line
+        )
         results.append((plan.run_id, result.status, result.reason or f"records in {result.run_dir}"))
     print("\nruns:")
     for run_id, status, detail in results:
@@ -260,7 +267,9 @@ def attempt_main(argv: list[str]) -> int:
         ensure_data(plans[0], Path.cwd())
     except (RecipeError, RunInvalid, PreflightError) as error:
         return _fail("attempt", error)
-    result = run_attempt(plans[0], Path.cwd(), config=configs.get(plans[0].run_id))
+    result = run_attempt(
+        plans[0], Path.cwd(), config=configs.get(plans[0].run_id), echo=_stdout_line, alarm=_stdout_line
+    )
     return 0 if result.status == "finished" else 1
 
 
@@ -327,7 +336,7 @@ def smoke_main(argv: list[str]) -> int:
         print(f"\n=== smoke: {name}", flush=True)
 
     try:
-        plan, result, seconds = smoke.run_smoke(out, args.steps, args.timeout, stage=stage)
+        plan, result, seconds = smoke.run_smoke(out, args.steps, args.timeout, echo=_stdout_line, stage=stage)
     except RuntimeError as error:
         return _fail("smoke", error)
     print(f"smoke: trainer {result.status} in {seconds:.0f} s (attempt {result.attempt})", flush=True)

@@ -111,8 +111,8 @@ def run_mini(
             device="cpu",
             extra_env={"WANDB_MODE": "offline"},
             timeout_s=RUN_TIMEOUT_S,
-            echo=False,
             config=configs.get(plan.run_id),
+            alarm=lambda line: progress(line.strip()),
         )
         progress(f"    {result.status} in {time.monotonic() - started:.0f} s: {REPO_ROOT / plan.run_dir}")
         if result.status != "finished":

@@ -77,7 +77,6 @@ def probe(variant: str, seed: int, steps: int, work_dir: Path, timeout_s: float)
         device="cpu",
         extra_env={"WANDB_MODE": "disabled"},
         timeout_s=timeout_s,
-        echo=False,
         config=configs.get(plan.run_id),
     )
     log = result.run_dir / "stdout.attempt-1.log"

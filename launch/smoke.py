@@ -95,7 +95,7 @@ def run_smoke(
     out: Path,
     steps: int,
     timeout_s: float = TRAINER_TIMEOUT_S,
-    echo: bool = True,
+    echo: Callable[[str], None] | None = None,
     stage: Callable[[str], None] = _quiet,
 ) -> tuple[RunPlan, AttemptResult, float]:
     """The smoke run's data, model, plan and trainer; returns the plan, the attempt and its wall seconds."""
@@ -110,5 +110,6 @@ def run_smoke(
         timeout_s=timeout_s,
         echo=echo,
         config=config,
+        alarm=echo,
     )
     return plan, result, time.monotonic() - started

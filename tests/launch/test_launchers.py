@@ -94,9 +94,9 @@ def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path
     monkeypatch.setenv("WANDB_MODE", "offline")
     plan = _debug_plan(tmp_path / "results")
     monkeypatch.setenv("FAKE_MODE", "ok")
-    first = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    first = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     monkeypatch.setenv("FAKE_FIRST_STEP", "3")  # resumed from its checkpoint at step 2
-    second = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    second = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     assert (first.attempt, first.status, second.attempt, second.status) == (1, "finished", 2, "finished")
 
     run_dir = tmp_path / "results" / "debug" / "runs" / "debug__default__s1"
@@ -127,7 +127,7 @@ def test_the_logging_settings_reach_verls_ray_actors_through_the_runtime_env(
     monkeypatch.setenv("FAKE_MODE", "ok")
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")  # a cluster: the attempt starts no Ray of its own
     plan = _debug_plan(tmp_path / "results")
-    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     command = json.loads((result.run_dir / "run.json").read_text())["command"]
     command = command if isinstance(command, list) else shlex.split(command)
     config = verl_config._compose_strings(command[3:])
@@ -144,9 +144,9 @@ def test_a_relaunch_prunes_the_checkpoints_verls_rotation_forgot(tmp_path, fake_
     monkeypatch.setenv("FAKE_MODE", "ok")
     plan = _debug_plan(tmp_path / "results")
     plan = dataclasses.replace(plan, overrides={**plan.overrides, "trainer.max_actor_ckpt_to_keep": 1})
-    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     monkeypatch.setenv("FAKE_FIRST_STEP", "3")
-    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     # verl's second process rotated only its own saves (3, 4) and never knew of step 2.
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("debug/*/global_step_*")) == [
         "global_step_4"
@@ -157,12 +157,12 @@ def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, 
     monkeypatch.setenv("WANDB_MODE", "disabled")
     plan = _debug_plan(tmp_path / "results")
     monkeypatch.setenv("FAKE_MODE", "oom")
-    oom = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    oom = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     assert (oom.status, oom.exit_code) == ("oom", 1)
 
     monkeypatch.setenv("FAKE_MODE", "hang")
     started = time.monotonic()
-    hung = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False, timeout_s=5)
+    hung = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, timeout_s=5)
     assert time.monotonic() - started < 60
     assert (
         hung.status == "failed" and "timed out after 5 s while training (last logged step 2)" in hung.reason
@@ -182,12 +182,11 @@ def test_the_live_doctor_alarms_and_stops_a_run_on_a_finding_the_recipe_names(
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("FAKE_MODE", "nan")  # logs a null grad norm, then would train on for 10 minutes
     monkeypatch.setattr(doctor_live, "CHECK_INTERVAL_S", 0.2)
-    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False, timeout_s=120)
+    alarms = []
+    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, timeout_s=120, alarm=alarms.append)
     assert result.status == "stopped" and result.reason.startswith("doctor stop_on: non-finite  steps 1-2")
-    assert (
-        "!!! ZeroLab doctor: non-finite  steps 1-2: NaN/inf/null in actor/grad_norm"
-        in capsys.readouterr().out
-    )
+    assert "!!! ZeroLab doctor: non-finite  steps 1-2: NaN/inf/null in actor/grad_norm" in "".join(alarms)
+    assert capsys.readouterr().out == ""  # the library writes nothing itself: the CLI passes its writer
     record = json.loads((result.run_dir / "run.json").read_text())
     assert record["attempts"][0]["status"] == "stopped"
     assert "non-finite" in [finding["name"] for finding in record["doctor"]["findings"]]
@@ -198,7 +197,7 @@ def test_processes_left_in_the_attempts_ray_dir_are_stopped(tmp_path, fake_pytho
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("FAKE_MODE", "ok")
     before = {p.pid for p in _survivors("/tmp/zl-")}
-    attempt.run_attempt(_debug_plan(tmp_path / "results"), REPO_ROOT, python=fake_python, echo=False)
+    attempt.run_attempt(_debug_plan(tmp_path / "results"), REPO_ROOT, python=fake_python)
     leftovers = [p for p in _survivors("/tmp/zl-") if p.pid not in before]
     assert leftovers == []
 
@@ -412,7 +411,7 @@ def cluster_python(tmp_path, fake_python):
     stand-in (so the job's own attempt writes the records); anything else is the stand-in trainer."""
     bootstrap = (
         "import functools, sys; from launch import cli; "
-        f"cli.run_attempt = functools.partial(cli.run_attempt, python={fake_python!r}, echo=False); "
+        f"cli.run_attempt = functools.partial(cli.run_attempt, python={fake_python!r}); "
         "sys.exit(cli.attempt_main(sys.argv[2:]))"
     )
     wrapper = tmp_path / "cluster-python"
