@@ -371,7 +371,7 @@ def test_ray_launcher_submits_to_a_real_head_and_reads_the_status_back(ray_head,
         (tmp_path / "countdown-3b" / "runs" / "countdown-3b__default__s1" / "ray_job.json").read_text()
     )
     assert record["job_id"] == job_id and record["address"] == ray_head
-    entry = plans[0].attempt_command(ray_jobs.JOB_PYTHON)
+    entry = plans[0].attempt_command(sys.executable)
     assert entry[entry.index("--data-dir") + 1] == dirs["data_dir"]
     assert entry[entry.index("--checkpoints-dir") + 1] == dirs["checkpoints_root"]
 
