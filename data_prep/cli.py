@@ -20,14 +20,16 @@ import sys
 
 from data_prep import countdown, countdown_hub, game24, math_sets
 from data_prep.rows import BuildError
+from data_prep.tasks import TASKS
 from data_prep.templates import TEMPLATES, get_template
 
 EXAMPLE_NUMBERS, EXAMPLE_TARGET = [19, 36, 55, 7], 65
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, task: str) -> None:
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
-    parser.add_argument("--template", default="base", choices=sorted(TEMPLATES), help="prompt template")
+    default = TASKS[task].template  # the task catalogue's default (data_prep/tasks.py)
+    parser.add_argument("--template", default=default, choices=sorted(TEMPLATES), help="prompt template")
     parser.add_argument("--force", action="store_true", help="replace a different build already in --out")
     parser.add_argument(
         "--if-missing", action="store_true", help="exit at once if --out already holds a complete build"
@@ -41,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     task = tasks.add_parser(
         "countdown", help="Countdown: generated (solvable by construction) or from the hub"
     )
-    _common(task)
+    _common(task, "countdown")
     task.add_argument("--train-size", type=int, default=327_680, help="train problems (TinyZero: 327,680)")
     task.add_argument("--test-size", type=int, default=1_024, help="held-out test problems (TinyZero: 1,024)")
     task.add_argument("--min-numbers", type=int, default=3, help="fewest numbers in a problem")
@@ -56,12 +58,12 @@ def parser() -> argparse.ArgumentParser:
     )
 
     task = tasks.add_parser("game24", help="24-point: every solvable hand of four numbers in 1..13")
-    _common(task)
+    _common(task, "game24")
     task.add_argument("--test-fraction", type=float, default=0.2, help="share of hands held out for test")
     task.add_argument("--seed", type=int, default=0, help="seed of the deterministic train/test split")
 
     task = tasks.add_parser("math", help="GSM8K, MATH, MATH-500, AIME 2024/2025 from the hub or a local copy")
-    _common(task)
+    _common(task, "math")
     task.add_argument("--dataset", required=True, choices=list(math_sets.SETS), help="which set")
     task.add_argument(
         "--source",

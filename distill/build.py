@@ -1,6 +1,6 @@
 """One distillation data build: sample (distill.sample) -> score -> reject (distill.reject) -> write (distill.write).
 
-The teacher's samples are scored by `rewards.compute_score` through launch.score, exactly as an evaluation
+The teacher's samples are scored by `rewards.compute_score` through evaluation.score, exactly as an evaluation
 scores them. The build directory holds `train.parquet` + `meta.json` (data_prep.writer) and `samples/`
 (the teacher's generations parquet, the prompts it was given, its log). A directory that holds a build
 made with other arguments is refused before any sampling unless `force`; one with the same arguments but
@@ -31,8 +31,8 @@ from distill.write import (
     student_prompts,
     write_sft_build,
 )
-from launch.generate import Decoding
-from launch.score import load_generations, prompt_id, score_rows
+from evaluation.generate import Decoding
+from evaluation.score import load_generations, prompt_id, score_rows
 
 SAMPLES_DIR = "samples"
 VERSION = "distill-v1"

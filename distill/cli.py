@@ -19,15 +19,16 @@ from pathlib import Path
 import yaml
 
 from data_prep.rows import BuildError
+from data_prep.tasks import TASKS
 from distill.build import build
 from distill.evaluate import evaluate
 from distill.reject import CHOICES, Filters
 from distill.sample import DEVICES
 from distill.sft import run_sft, sft_overrides
-from launch.checkpoint import CheckpointError
-from launch.evaluate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, TASK_MAX_TOKENS, model_slug, read_split
-from launch.generate import Decoding, GenerationError
-from launch.score import ScoreError
+from evaluation.checkpoint import CheckpointError
+from evaluation.evaluate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, model_slug, read_split
+from evaluation.generate import Decoding, GenerationError
+from evaluation.score import ScoreError
 from launch.verl_config import VerlConfigError
 
 ERRORS = (ValueError, BuildError, CheckpointError, GenerationError, ScoreError, VerlConfigError, RuntimeError)
@@ -56,7 +57,8 @@ def _decoding(args: argparse.Namespace, split: Path) -> Decoding:
     import pyarrow.parquet as pq
 
     sources = set(pq.read_table(split, columns=["data_source"]).column("data_source").to_pylist())
-    budget = args.max_tokens or max(TASK_MAX_TOKENS.get(source, 1024) for source in sources)
+    budgets = [task.eval_max_tokens for task in TASKS.values() if set(task.data_sources) & sources]
+    budget = args.max_tokens or max(budgets, default=1024)
     return Decoding(n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=budget)
 
 
@@ -157,7 +159,7 @@ def sft_main(argv: list[str]) -> int:
             overrides.update(cpu_sft_overrides())
             env = cpu_env()
         overrides.update(_parse_overrides(args.overrides))
-        checkpoint = run_sft(overrides, Path(args.out) / "sft.log", env)
+        checkpoint = run_sft(overrides, Path(args.out) / "sft.log", env, echo=sys.stderr.write)
     except (OSError, KeyError, *ERRORS) as error:
         sys.stderr.write(f"distill sft: error: {error}\n")
         return 2
@@ -232,7 +234,7 @@ def run_main(argv: list[str]) -> int:
             sys.stdout.write(render_run(run, device))
             if args.dry_run:
                 continue
-            result = run_distill(run, recipe, device, args.force)
+            result = run_distill(run, recipe, device, args.force, echo=sys.stderr.write)
             print(
                 f"{run.run_id}: greedy {result['greedy_acc']:.4f}, mean@{result['n']} {result['mean@n']:.4f}"
             )

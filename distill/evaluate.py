@@ -1,8 +1,8 @@
 """Evaluate the student: `launch eval` on a GPU node; on CPU the same files from the CPU backend's sampler.
 
-On a GPU this is launch.evaluate.run_eval itself. `launch eval` needs vLLM, so on CPU the n-sample and
+On a GPU this is evaluation.evaluate.run_eval itself. `launch eval` needs vLLM, so on CPU the n-sample and
 greedy passes are decoded by distill.sample.sample_cpu (same prompt template, same generations parquet),
-then scored by launch.score like any generations file, and written under the same names:
+then scored by evaluation.score like any generations file, and written under the same names:
 `<task>.json` (metrics, model, checkpoint step, decoding, commit, versions) and `<task>.jsonl`.
 
     python -m launch distill eval checkpoints/distill/mini/global_step_4 --data data/countdown-mini/mini/test.parquet \\
@@ -15,9 +15,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from distill.sample import sample
-from launch.evaluate import EvalSplit, provenance, run_eval
-from launch.generate import Decoding
-from launch.score import score_generations, write_json, write_jsonl
+from evaluation.evaluate import EvalSplit, run_eval
+from evaluation.generate import Decoding
+from evaluation.score import score_generations, write_json, write_jsonl
+from launch.provenance import provenance
+from launch.recipe import REPO_ROOT
 
 
 def evaluate(
@@ -52,7 +54,7 @@ def evaluate(
         "decoding": {**asdict(decoding), "greedy_pass": True},
         "hardware": {"device": "cpu", "seed": seed},
         "command": command,
-        **provenance(),
+        **provenance(REPO_ROOT, "cpu", 0),
         **metrics,
     }
     write_json(out_dir / f"{task}.json", result)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 
 from distill.build import build
 from distill.evaluate import evaluate
@@ -20,9 +21,10 @@ from distill.recipe import DistillRun, distill_runs, resolve_teacher, teacher_ch
 from distill.reject import Filters
 from distill.sft import run_sft, sft_overrides, validate_sft
 from distill.write import sft_chat_template
-from launch.evaluate import provenance, read_split
-from launch.generate import Decoding
-from launch.recipe import Recipe, RecipeError
+from evaluation.evaluate import read_split
+from evaluation.generate import Decoding
+from launch.provenance import provenance
+from launch.recipe import REPO_ROOT, Recipe, RecipeError
 from launch.verl_config import VerlConfigError
 
 
@@ -93,8 +95,14 @@ def render_run(run: DistillRun, device: str = "gpu") -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_distill(run: DistillRun, recipe: Recipe, device: str, force: bool = False) -> dict:
-    """data -> SFT -> eval for one run; returns the eval metrics."""
+def run_distill(
+    run: DistillRun,
+    recipe: Recipe,
+    device: str,
+    force: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> dict:
+    """data -> SFT -> eval for one run; returns the eval metrics. The SFT trainer's output goes to `echo`."""
     sampling, filters, eval_decoding = run_options(run)
     teacher = resolve_teacher(run.section)
     meta = build(
@@ -125,10 +133,14 @@ def run_distill(run: DistillRun, recipe: Recipe, device: str, force: bool = Fals
         "seed": run.seed,
         "device": device,
         "sft_overrides": overrides,
-        **provenance(),
+        **provenance(
+            REPO_ROOT,
+            "cpu" if device == "cpu" else "cuda",
+            0 if device == "cpu" else int(overrides.get("trainer.n_gpus_per_node", 1)),
+        ),
     }
     (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    checkpoint = run_sft(overrides, run.run_dir / "sft.log", env)
+    checkpoint = run_sft(overrides, run.run_dir / "sft.log", env, echo)
     shutil.copy(run.checkpoint_dir / "metrics.jsonl", run.run_dir / "metrics.jsonl")
     split = read_split(run.test_split, recipe.task, run.template)
     return evaluate(str(checkpoint), split, eval_decoding, run.run_dir / "eval", device=device, seed=run.seed)

@@ -16,47 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from launch.recipe import DistillSection
 
 # What a distillation variant may change: the student (and the template its prompts are built with).
 DISTILL_PATCHABLE = ("model", "template")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EvalSettings(_Strict):
-    n: int
-    temperature: float
-    top_p: float
-    max_tokens: int
-
-
-class DistillSection(_Strict):
-    teacher: str | None = None
-    teacher_run: str | None = None
-    k: int
-    temperature: float
-    top_p: float
-    max_tokens: int
-    strict_format: bool
-    dedup: bool
-    max_per_prompt: int | None
-    choice: str
-    max_prompts: int | None = None
-    sft: dict[str, Any] = Field(default_factory=dict)
-    eval: EvalSettings
-
-    @model_validator(mode="after")
-    def _one_teacher(self):
-        if (self.teacher is None) == (self.teacher_run is None):
-            raise ValueError(
-                "name exactly one of teacher (a model or checkpoint) and teacher_run (an RL run id)"
-            )
-        return self
 
 
 @dataclass(frozen=True)

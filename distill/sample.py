@@ -1,8 +1,8 @@
 """Sample: k responses per prompt of a split from a teacher, through the generation path of `launch eval`.
 
 The teacher is anything `launch eval` accepts (a hub id, a local dir, a run's `global_step_N` checkpoint,
-converted once by launch.checkpoint). On a GPU node the prompts go to vLLM through verl's standalone
-generation server (launch.generate, with the split's prompt template as `launch eval` sets it); on CPU, the
+converted once by evaluation.checkpoint). On a GPU node the prompts go to vLLM through verl's standalone
+generation server (evaluation.generate, with the split's prompt template as `launch eval` sets it); on CPU, the
 CPU backend's batched sampler (launch.cpu_backend.sampling) decodes them with the same template. Either way
 the result is a generations parquet: the split's rows plus a `responses` list column, the file
 `python -m launch score` reads.
@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data_prep.templates import get_template
-from launch.checkpoint import ResolvedModel, resolve_model
-from launch.generate import Decoding, Hardware, generate, generation_overrides, require_gpu
+from evaluation.checkpoint import ResolvedModel, resolve_model
+from evaluation.generate import Decoding, Hardware, generate, generation_overrides, require_gpu
 
 DEVICES = ("gpu", "cpu")
 CPU_BATCH_REQUESTS = 64  # requests decoded together on CPU: larger batches stop paying off at ~2 cores

@@ -6,7 +6,7 @@ config exactly as launch.verl_config checks the RL keys (an unknown key is an er
 ones), rejects keys verl 0.9.1's SFT path composes but never reads and spellings of the old
 `fsdp_sft_trainer`, then builds verl's own config dataclasses (their checks run) and the batch arithmetic.
 `run_sft` starts the trainer under torchrun and returns the last `global_step_N` checkpoint, which
-`launch eval` (launch.checkpoint) converts like an RL checkpoint. On CPU the device choices come from
+`launch eval` (evaluation.checkpoint) converts like an RL checkpoint. On CPU the device choices come from
 launch.cpu_backend (`cpu_sft_overrides`, `cpu_env`).
 
     python -m launch distill sft data/distill/mini --student STUDENT_DIR --out checkpoints/distill/mini --device cpu
@@ -20,12 +20,12 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from evaluation.checkpoint import STEP_PATTERN
 from launch import verl_config
-from launch.checkpoint import STEP_PATTERN
 
 SFT_MODULE = "verl.trainer.sft_trainer"
 # Composed by verl 0.9.1's sft_trainer_engine.yaml, read by nothing on its SFT path
@@ -70,7 +70,7 @@ def sft_overrides(
         # A fresh run every time: a rerun into the same directory must not resume a different build's run.
         "trainer.resume_mode": "disable",
         # Full Hugging Face weights beside the shards: `launch eval` then loads global_step_N/huggingface/
-        # directly (launch.checkpoint), with no merge step.
+        # directly (evaluation.checkpoint), with no merge step.
         "checkpoint.save_contents": ["model", "optimizer", "extra", "hf_model"],
     }
     if chat_template is not None:
@@ -146,8 +146,14 @@ def last_checkpoint(out_dir: str | Path) -> Path:
     return max(steps, key=lambda p: int(STEP_PATTERN.fullmatch(p.name).group(1)))
 
 
-def run_sft(overrides: Mapping[str, Any], log_path: str | Path, env: Mapping[str, str] | None = None) -> Path:
-    """Validate, run the SFT trainer (output teed to `log_path`), return its last checkpoint dir."""
+def run_sft(
+    overrides: Mapping[str, Any],
+    log_path: str | Path,
+    env: Mapping[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> Path:
+    """Validate, run the SFT trainer (output to `log_path` and, line by line, to `echo`), return its last
+    checkpoint dir."""
     config = validate_sft(overrides)
     out_dir = Path(config.trainer.default_local_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +176,8 @@ def run_sft(overrides: Mapping[str, Any], log_path: str | Path, env: Mapping[str
     ):
         for line in process.stdout:
             log.write(line)
-            sys.stderr.write(line)
+            if echo:
+                echo(line)
     if process.returncode != 0:
         raise RuntimeError(f"{SFT_MODULE} exited with {process.returncode}; see {log_path}")
     return last_checkpoint(out_dir)

@@ -8,23 +8,35 @@ import sys
 # command -> (module:function, one line of help); modules load only when their command runs.
 COMMANDS = {
     "validate": (
-        "launch.commands:validate_main",
+        "launch.cli:validate_main",
         "check every run of recipes against the pinned verl schema and the data",
     ),
-    "plan": ("launch.commands:plan_main", "print run ids and full verl commands of a recipe"),
-    "train": ("launch.commands:train_main", "run one run of a recipe on this GPU node"),
-    "sweep": ("launch.commands:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
-    "attempt": ("launch.commands:attempt_main", "run one planned run here (what cluster jobs execute)"),
-    "smoke": ("launch.smoke:main", "CPU: the real verl GRPO trainer for a few steps with a tiny local model"),
-    "mini": ("launch.mini:main", "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report"),
+    "plan": ("launch.cli:plan_main", "print run ids and full verl commands of a recipe"),
+    "train": ("launch.cli:train_main", "run one run of a recipe on this GPU node"),
+    "sweep": ("launch.cli:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
+    "attempt": ("launch.cli:attempt_main", "run one planned run here (what cluster jobs execute)"),
+    "smoke": (
+        "launch.cli:smoke_main",
+        "CPU: the real verl GRPO trainer for a few steps with a tiny local model",
+    ),
+    "mini": (
+        "launch.cli:mini_main",
+        "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report",
+    ),
     "doctor": (
-        "launch.commands:doctor_main",
+        "launch.cli:doctor_main",
         "name the silent failures in run records (no-signal, NaN, ...)",
     ),
-    "report": ("launch.report:main", "curves, summary.md and the aha view of a recipe from its run records"),
-    "eval": ("launch.evaluate:main", "evaluate a model or checkpoint on a task's test split (GPU)"),
-    "eval-checkpoints": ("launch.eval_checkpoints:main", "evaluate every checkpoint of a run (GPU)"),
-    "score": ("launch.score:main", "score a generations parquet on CPU: pass@k, maj@k, format, length"),
+    "report": (
+        "reporting.cli:report_main",
+        "curves, summary.md and the aha view of a recipe from its run records",
+    ),
+    "eval": ("evaluation.cli:eval_main", "evaluate a model or checkpoint on a task's test split (GPU)"),
+    "eval-checkpoints": ("evaluation.cli:eval_checkpoints_main", "evaluate every checkpoint of a run (GPU)"),
+    "score": (
+        "evaluation.cli:score_main",
+        "score a generations parquet on CPU: pass@k, maj@k, format, length",
+    ),
     "distill": (
         "distill.cli:main",
         "rejection-sampling distillation: teacher samples -> rule filter -> SFT data -> verl SFT -> eval",
@@ -41,8 +53,13 @@ def main(argv: list[str]) -> int:
             print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)
             return 2
         return 0
-    module, function = COMMANDS[argv[0]][0].split(":")
-    return getattr(importlib.import_module(module), function)(argv[1:])
+    return run_command(argv[0], argv[1:])
+
+
+def run_command(name: str, argv: list[str]) -> int:
+    """Runs one command of the table, as `python -m launch NAME ARGV...` would (make smoke's report step)."""
+    module, function = COMMANDS[name][0].split(":")
+    return getattr(importlib.import_module(module), function)(argv)
 
 
 if __name__ == "__main__":

@@ -23,18 +23,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from launch import records
+from launch import records, verl_config
 from launch.doctor import Finding
 from launch.doctor_live import LiveDoctor, alarm_line
 from launch.plan import RunPlan
-from launch.wandb_remote import has_api_key
+from launch.wandb_env import wandb_settings
 
+Echo = Callable[[str], None]  # where a line of output goes (a CLI's stdout writer); None drops it
 _OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|torch\.OutOfMemoryError|Cannot allocate memory")
 # Lines verl 0.9.1 prints as a run advances, each with what runs next: a timeout names that stage.
 _STAGES = [
@@ -58,20 +59,6 @@ class AttemptResult:
     status: str
     reason: str | None
     run_dir: Path
-
-
-def wandb_settings(plan: RunPlan, run_dir: Path, env: Mapping[str, str]) -> tuple[dict[str, str], dict]:
-    """Online with a key, offline without one (never a crash); one wandb run id per ZeroLab run."""
-    requested = env.get("WANDB_MODE")
-    mode = (
-        requested
-        if requested in ("online", "offline", "disabled")
-        else ("online" if has_api_key() else "offline")
-    )
-    run_id = records.wandb_run_id(plan)
-    env = {"WANDB_MODE": mode, "WANDB_RUN_ID": run_id, "WANDB_RESUME": "allow", "WANDB_DIR": str(run_dir)}
-    offline_dir = str(run_dir / "wandb") if mode == "offline" else None
-    return env, {"mode": mode, "run_id": run_id, "url": None, "offline_dir": offline_dir}
 
 
 def runtime_env_overrides(trainer_env: Mapping[str, str]) -> dict[str, str]:
@@ -139,7 +126,7 @@ def stop_processes_using(path: str) -> int:
 class _OutputPump(threading.Thread):
     """Copies the trainer's output to its log (and the console), noting its stage and any OOM."""
 
-    def __init__(self, proc: subprocess.Popen, log_path: Path, echo: bool):
+    def __init__(self, proc: subprocess.Popen, log_path: Path, echo: Echo | None):
         super().__init__(daemon=True)
         self.proc, self.log_path, self.echo = proc, log_path, echo
         self.stage, self.saw_oom = "starting the driver and Ray", False
@@ -150,7 +137,7 @@ class _OutputPump(threading.Thread):
                 log.write(line)
                 log.flush()
                 if self.echo:
-                    sys.stdout.write(line)
+                    self.echo(line)
                 self.stage = _stage(line, self.stage)
                 self.saw_oom = self.saw_oom or bool(_OOM.search(line))
 
@@ -165,28 +152,30 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _announce(findings: list[Finding], stop_on) -> Finding | None:
-    """Prints an alarm per new finding; returns the first one the recipe stops on."""
+def _announce(findings: list[Finding], stop_on, alarm: Echo | None) -> Finding | None:
+    """Sends an alarm line per new finding to `alarm`; returns the first one the recipe stops on."""
     for finding in findings:
-        sys.stdout.write(alarm_line(finding))
-        sys.stdout.flush()
+        if alarm:
+            alarm(alarm_line(finding))
     return next((finding for finding in findings if finding.name in stop_on), None)
 
 
-def run_attempt(
-    plan: RunPlan,
-    root: Path,
-    device: str = "cuda",
-    extra_env: Mapping[str, str] | None = None,
-    timeout_s: float | None = None,
-    python: str = sys.executable,
-    echo: bool = True,
-) -> AttemptResult:
-    run_dir = root / plan.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    prune_checkpoints(
-        plan, root
-    )  # what an earlier attempt left behind (it may have died before its own prune)
+@dataclass(frozen=True)
+class _Launch:
+    """One attempt's trainer invocation: its number, command, environment, log and Ray temp dir."""
+
+    attempt: int
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    ray_dir: str | None
+
+
+def _plan_launch(
+    plan: RunPlan, root: Path, run_dir: Path, extra_env: Mapping[str, str] | None, python: str
+) -> tuple[_Launch, dict]:
+    """The attempt's number, its own metrics file, wandb settings, Ray temp dir and Hydra run dir, and the
+    trainer command that carries them; also the wandb record for run.json."""
     base_env = {**os.environ, **plan.env, **(extra_env or {})}
     # verl starts its own Ray unless the run joins a cluster (SLURM and Ray jobs set RAY_ADDRESS to one).
     own_ray = base_env.get("RAY_ADDRESS", "local") in ("", "local")
@@ -202,58 +191,108 @@ def run_attempt(
     extra = runtime_env_overrides(trainer_env)
     if ray_dir:  # Ray's own temp dir for this attempt: every process that still refers to it is ours to stop.
         extra["+ray_kwargs.ray_init._temp_dir"] = ray_dir
-    command = plan.command(root, python, extra)
-    records.start_attempt(plan, root, command, device, wandb_record)
-    records.write_resolved_config(run_dir, plan.resolved_overrides(root))
+    # Hydra's run dir beside the run's records, not outputs/<date>/<time>/ in the working directory.
+    extra["hydra.run.dir"] = str(run_dir / "hydra" / f"attempt-{attempt}")
     env = {**base_env, **trainer_env, "PYTHONUNBUFFERED": "1"}
-    log_path = run_dir / f"stdout.attempt-{attempt}.log"
-    status, reason, exit_code = "failed", None, None
-    doctor = LiveDoctor(run_dir, plan.recipe.doctor)
-    proc = subprocess.Popen(
-        command,
+    launch = _Launch(
+        attempt, plan.command(root, python, extra), env, run_dir / f"stdout.attempt-{attempt}.log", ray_dir
+    )
+    return launch, wandb_record
+
+
+def _start_trainer(launch: _Launch, root: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        launch.command,
         cwd=root,
-        env=env,
+        env=launch.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
         text=True,
         errors="replace",
     )
-    output = _OutputPump(proc, log_path, echo)
-    output.start()
+
+
+def _follow(
+    proc: subprocess.Popen,
+    output: _OutputPump,
+    doctor: LiveDoctor,
+    plan: RunPlan,
+    timeout_s: float | None,
+    alarm: Echo | None,
+) -> tuple[int | None, str, str | None]:
+    """Waits for the trainer, stopping it on a timeout or a finding the recipe stops on; (exit code, status,
+    reason)."""
     deadline = time.monotonic() + timeout_s if timeout_s else None
+    # Follow the trainer process itself, not its stdout: daemons it started may hold the pipe open.
+    while (exit_code := proc.poll()) is None:
+        if deadline and time.monotonic() > deadline:
+            _kill_group(proc)
+            return proc.returncode, "failed", f"timed out after {timeout_s:.0f} s while {output.stage}"
+        if stop := _announce(doctor.poll(time.monotonic()), plan.recipe.doctor.stop_on, alarm):
+            _kill_group(proc)
+            return proc.returncode, "stopped", f"doctor stop_on: {stop.line()}"
+        time.sleep(0.5)
+    if exit_code == 0:
+        return exit_code, "finished", None
+    output.join(timeout=5)  # the trainer's last lines (an OOM message) may still be in the pipe
+    if output.saw_oom:
+        return exit_code, "oom", "out of memory (see the log)"
+    return exit_code, "failed", f"exit code {exit_code} while {output.stage}"
+
+
+def _clean_up(
+    proc: subprocess.Popen, launch: _Launch, output: _OutputPump, plan: RunPlan, root: Path
+) -> None:
+    """Whatever happened: no trainer process group, no process left in the attempt's Ray dir, the output
+    drained, and the checkpoints beyond the recipe's limits removed."""
+    if proc.poll() is None:
+        _kill_group(proc)
+    if launch.ray_dir:
+        stop_processes_using(launch.ray_dir)
+        shutil.rmtree(launch.ray_dir, ignore_errors=True)
+    output.join(timeout=30)
+    prune_checkpoints(plan, root)
+
+
+def run_attempt(
+    plan: RunPlan,
+    root: Path,
+    device: str = "cuda",
+    extra_env: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+    python: str = sys.executable,
+    echo: Echo | None = None,
+    config=None,
+    alarm: Echo | None = None,
+) -> AttemptResult:
+    """One attempt, start to records. `config`: the verl config validation composed for this run (paths
+    resolved under `root`), written as config.yaml; composed here when not given. The trainer's output goes
+    to its log and, line by line, to `echo`; the live doctor's alarm lines go to `alarm` (and run.json)."""
+    run_dir = root / plan.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    prune_checkpoints(
+        plan, root
+    )  # what an earlier attempt left behind (it may have died before its own prune)
+    launch, wandb_record = _plan_launch(plan, root, run_dir, extra_env, python)
+    records.start_attempt(plan, root, launch.command, device, wandb_record)
+    if config is None:
+        config = verl_config.compose(plan.resolved_overrides(root))
+    records.write_resolved_config(run_dir, config)
+    doctor = LiveDoctor(run_dir, plan.recipe.doctor)
+    proc = _start_trainer(launch, root)
+    output = _OutputPump(proc, launch.log_path, echo)
+    output.start()
+    exit_code, status, reason = None, "failed", None
     try:
-        # Follow the trainer process itself, not its stdout: daemons it started may hold the pipe open.
-        while (exit_code := proc.poll()) is None:
-            if deadline and time.monotonic() > deadline:
-                _kill_group(proc)
-                exit_code, reason = proc.returncode, f"timed out after {timeout_s:.0f} s while {output.stage}"
-                break
-            if stop := _announce(doctor.poll(time.monotonic()), plan.recipe.doctor.stop_on):
-                _kill_group(proc)
-                exit_code, status, reason = proc.returncode, "stopped", f"doctor stop_on: {stop.line()}"
-                break
-            time.sleep(0.5)
-        if reason is None:
-            if exit_code == 0:
-                status = "finished"
-            elif output.saw_oom:
-                status, reason = "oom", "out of memory (see the log)"
-            else:
-                reason = f"exit code {exit_code} while {output.stage}"
+        exit_code, status, reason = _follow(proc, output, doctor, plan, timeout_s, alarm)
     except KeyboardInterrupt:
         _kill_group(proc)
         exit_code, status, reason = proc.returncode, "killed", f"interrupted while {output.stage}"
         raise
     finally:
-        if proc.poll() is None:
-            _kill_group(proc)
-        if ray_dir:
-            stop_processes_using(ray_dir)
-            shutil.rmtree(ray_dir, ignore_errors=True)
-        output.join(timeout=30)
-        prune_checkpoints(plan, root)
-        records.finish_attempt(plan, root, attempt, exit_code, status, reason)
+        _clean_up(proc, launch, output, plan, root)
+        records.finish_attempt(plan, root, launch.attempt, exit_code, status, reason)
         # After the attempt: what only its end shows (no-progress), and the findings kept in run.json.
-        _announce(doctor.final_check(), ())
-    return AttemptResult(plan.run_id, attempt, exit_code, status, reason, run_dir)
+        _announce(doctor.final_check(), (), alarm)
+    return AttemptResult(plan.run_id, launch.attempt, exit_code, status, reason, run_dir)

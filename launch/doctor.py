@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from launch.doctor_rules import CONTROL_EXEMPT, DoctorSettings
-from launch.records_read import Metrics
+from launch.records import Metrics
 
 _NON_FINITE_KEY = re.compile(r"^(actor|critic)/.*(loss|grad_norm|score|reward|kl)")
 _VAL_ACC = re.compile(r"^val-core/(?P<source>[^/]+)/acc/mean@\d+$")

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from launch.doctor import DoctorInputError, Finding, History, diagnose
 from launch.doctor_rules import DoctorSettings
-from launch.records_read import Metrics, RunRecord, merge_step, read_metrics_file
+from launch.records import Metrics, merge_step, read_metrics_file
 
 TRAIN_STEP_KEY = "training/global_step"  # logged by verl on every training step, absent on validation
 CONTROL_KEY = "reward.custom_reward_function.reward_kwargs.control"
@@ -161,21 +161,3 @@ def diagnose_run(run_dir: Path, cache: DumpCache | None = None) -> tuple[list[Fi
     except ValidationError as error:
         raise DoctorInputError(f"{Path(run_dir) / 'run.json'}: doctor.settings: {error}") from None
     return diagnose(history, settings), history, record
-
-
-def diagnose_record(run: RunRecord) -> list[Finding]:
-    """Findings for a run the report loaded: from its records on disk, else (a run fetched from W&B) from
-    its metrics and run metadata alone (no dumps, so the zero-variance share comes from the score range)."""
-    if run.run_dir is not None and (run.run_dir / "run.json").is_file():
-        try:
-            return diagnose_run(run.run_dir)[0]
-        except DoctorInputError:
-            pass  # the report already notes an unreadable run.json; judge the metrics it has
-    planned = (run.meta.get("overrides") or {}).get("trainer.total_training_steps")
-    history = History(
-        metrics=run.metrics,
-        zero_std_share=zero_std_shares(run.metrics),
-        planned_steps=planned if isinstance(planned, int) and planned > 0 else None,
-        control=is_control(run.meta),
-    )
-    return diagnose(history, settings_of(run.meta))

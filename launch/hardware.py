@@ -1,6 +1,6 @@
 """Which hardware profile fits this node: the GPUs `nvidia-smi` lists (count and memory), matched against the
 profiles in recipes/profiles/ that declare `gpu_memory_gb`. Library code returns the choice and its reason;
-the CLI prints them (launch.commands).
+the CLI prints them (launch.cli).
 
 Order of precedence for a run's profile: an explicit `--profile` / `PROFILE=`, else the profile picked from
 this node's GPUs, else the recipe's `profile:` (the default where detection cannot run, e.g. plans on a CPU

@@ -3,18 +3,18 @@
 It builds (or reuses, by content hash) the two pre-trained tiny bases of recipes/countdown-mini.yaml (with
 and without the planted search prior), builds the countdown-mini split, compiles every run of the recipe
 with the CPU backend (launch.cpu_backend) through the same plan -> validate -> attempt -> records path as a
-GPU run, runs them one after another (a run whose record says it finished is kept, not redone), and builds
-the report under results/countdown-mini/.
+GPU run, and runs them one after another (a run whose record says it finished is kept, not redone); its
+command (launch.cli.mini_main) then builds the report under results/countdown-mini/.
 
     python -m launch mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results]
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run, expand
@@ -40,22 +40,23 @@ def cpu_overlay(steps: int | None = None, reproduce: str | None = None) -> Overl
     )
 
 
-def ensure_bases(runs: list[RunPlan], data_dir: str) -> None:
-    """Builds (or reuses) the base models the runs start from."""
+def ensure_bases(runs: list[RunPlan], data_dir: str, progress: Callable[[str], None]) -> list[str]:
+    """Builds (or reuses) the base models the runs start from; returns the priors whose base failed its gate
+    (the card says so; the runs still show what RL does with it). The build's own output goes to stdout."""
     wanted = {plan.model for plan in runs}
+    failed_gate = []
     for prior, out in BASES.items():
         if out not in wanted:
             continue
         command = [sys.executable, "-m", "launch.cpu_backend.mini_base", "--out", out, "--prior", prior]
         command += ["--data-dir", data_dir]
-        print(f"=== mini: base model ({prior} prior): {' '.join(command[1:])}", flush=True)
+        progress(f"base model ({prior} prior): {' '.join(command[1:])}")
         code = subprocess.run(command, cwd=REPO_ROOT).returncode
-        if code == 1:  # built, gate failed: the card says so; the runs still show what RL does with it
-            print(
-                f"=== mini: WARNING: the {prior}-prior base failed its gate (see {out}/README.md)", flush=True
-            )
+        if code == 1:
+            failed_gate.append(prior)
         elif code != 0:
             raise RuntimeError(f"base model ({prior} prior) did not build (exit {code})")
+    return failed_gate
 
 
 def plans(variant: str | None, seed: int | None, steps: int | None, results_dir: str, data_dir: str):
@@ -68,8 +69,7 @@ def plans(variant: str | None, seed: int | None, steps: int | None, results_dir:
         compiled.append(
             compile_run(recipe, name, point, run_seed, overlay, data_dir=data_dir, results_root=results_dir)
         )
-    validate_plans(compiled)
-    return compiled
+    return compiled, validate_plans(compiled)
 
 
 def finished(plan: RunPlan) -> bool:
@@ -81,31 +81,29 @@ def finished(plan: RunPlan) -> bool:
         return False
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launch mini", description=__doc__.split("\n")[0])
-    parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all)")
-    parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
-    parser.add_argument("--results-dir", default="results", help="where run records and the report go")
-    parser.add_argument("--data-dir", default="data", help="where the countdown-mini split is built")
-    parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
-    args = parser.parse_args(argv)
-    try:
-        build = data_build_command("countdown-mini", "mini", args.data_dir)
-        subprocess.run([*build, "--if-missing"], check=True, cwd=REPO_ROOT)
-        runs = plans(args.variant, args.seed, args.steps, args.results_dir, args.data_dir)
-        ensure_bases(runs, args.data_dir)
-    except (RuntimeError, ValueError, subprocess.CalledProcessError) as error:
-        print(f"mini: error: {error}", file=sys.stderr)
-        return 1
+def run_mini(
+    variant: str | None,
+    seed: int | None,
+    steps: int | None,
+    results_dir: str,
+    data_dir: str,
+    rerun: bool,
+    progress: Callable[[str], None],
+) -> list[str]:
+    """Data, bases and runs (not the report); returns the runs that did not finish, with why."""
     from launch.attempt import run_attempt
 
+    build = data_build_command(RECIPE, "mini", data_dir)
+    subprocess.run([*build, "--if-missing"], check=True, cwd=REPO_ROOT)
+    runs, configs = plans(variant, seed, steps, results_dir, data_dir)
+    for prior in ensure_bases(runs, data_dir, progress):
+        progress(f"WARNING: the {prior}-prior base failed its gate (see {BASES[prior]}/README.md)")
     failed = []
     for index, plan in enumerate(runs, 1):
-        if finished(plan) and not args.rerun:
-            print(f"=== mini: [{index}/{len(runs)}] {plan.run_id}: finished earlier, kept", flush=True)
+        if finished(plan) and not rerun:
+            progress(f"[{index}/{len(runs)}] {plan.run_id}: finished earlier, kept")
             continue
-        print(f"=== mini: [{index}/{len(runs)}] {plan.run_id}: verl main_ppo on CPU", flush=True)
+        progress(f"[{index}/{len(runs)}] {plan.run_id}: verl main_ppo on CPU")
         started = time.monotonic()
         result = run_attempt(
             plan,
@@ -113,18 +111,10 @@ def main(argv: list[str]) -> int:
             device="cpu",
             extra_env={"WANDB_MODE": "offline"},
             timeout_s=RUN_TIMEOUT_S,
-            echo=False,
+            config=configs.get(plan.run_id),
+            alarm=lambda line: progress(line.strip()),
         )
-        print(
-            f"    {result.status} in {time.monotonic() - started:.0f} s: {REPO_ROOT / plan.run_dir}",
-            flush=True,
-        )
+        progress(f"    {result.status} in {time.monotonic() - started:.0f} s: {REPO_ROOT / plan.run_dir}")
         if result.status != "finished":
             failed.append(f"{plan.run_id} ({result.reason})")
-    from launch.report import build_report
-
-    report = build_report(RECIPE, results_dir=args.results_dir)
-    print(f"=== mini: report {report.summary}")
-    if failed:
-        print("mini: runs that did not finish: " + "; ".join(failed), file=sys.stderr)
-    return 1 if failed else 0
+    return failed

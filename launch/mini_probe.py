@@ -70,9 +70,14 @@ def probe(variant: str, seed: int, steps: int, work_dir: Path, timeout_s: float)
         results_root=str(work_dir / "results"),
         checkpoints_root=str(work_dir / "checkpoints"),
     )
-    validate_plans([plan])
+    configs = validate_plans([plan])
     result = run_attempt(
-        plan, REPO_ROOT, device="cpu", extra_env={"WANDB_MODE": "disabled"}, timeout_s=timeout_s, echo=False
+        plan,
+        REPO_ROOT,
+        device="cpu",
+        extra_env={"WANDB_MODE": "disabled"},
+        timeout_s=timeout_s,
+        config=configs.get(plan.run_id),
     )
     log = result.run_dir / "stdout.attempt-1.log"
     return ProbeResult(

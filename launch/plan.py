@@ -20,8 +20,8 @@ from typing import Any
 
 from data_prep.templates import get_template
 from launch import verl_config
-from launch.hardware import effective_profile
-from launch.recipe import PATCHABLE_FIELDS, Profile, Recipe, RecipeError, load_profile
+from launch.hardware import effective_profile, profile_flag
+from launch.recipe import PATCHABLE_FIELDS, REPO_ROOT, Profile, Recipe, RecipeError, load_profile
 
 REWARD_FILE = "rewards/verl_reward.py"
 REWARD_FUNCTION = "compute_score"
@@ -122,6 +122,21 @@ class RunPlan:
         overrides = {**(self.resolved_overrides(root) if root else self.overrides), **(extra or {})}
         return [python, "-m", verl_config.TRAINER_MODULE, *verl_config.to_hydra_overrides(overrides)]
 
+    def attempt_command(self, python: str) -> list[str]:
+        """`python -m launch attempt ...`: what a SLURM or Ray job runs for this run (one builder for both).
+
+        It carries every dir and the profile the plan was compiled with, so the job compiles the same run and
+        its run.json, metrics and logs land where a local run's would. The recipe path is relative to the repo root when the recipe lives in the repo (a
+        SLURM job runs from the repo root, a Ray job from its copy of the repo), absolute otherwise."""
+        recipe = self.recipe.path.resolve()
+        if recipe.is_relative_to(REPO_ROOT):
+            recipe = recipe.relative_to(REPO_ROOT)
+        return [
+            python, "-m", "launch", "attempt", str(recipe), "--run-id", self.run_id,
+            "--data-dir", self.data_dir, "--checkpoints-dir", self.checkpoints_root,
+            "--results-dir", self.results_root, *profile_flag(self.profile.name),
+        ]  # fmt: skip
+
     def render(self) -> str:
         """The plan a human reads before anything launches: env, then one override per line."""
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items()))
@@ -189,7 +204,44 @@ def compile_run(
     checkpoints_root: str = CHECKPOINTS_DIR,
     profile: str | None = None,
 ) -> RunPlan:
-    """`profile` replaces the recipe's hardware profile (launch.hardware.choose); run ids stay the same."""
+    """One run of a recipe: its fields and overrides after every patch, its derived names and paths.
+
+    `profile` replaces the recipe's hardware profile (launch.hardware.choose); run ids stay the same."""
+    fields, verl_patches = _patched_fields(recipe, variant, grid_point, overlay)
+    recipe_profile = fields["profile"]
+    profile = load_profile(effective_profile(recipe_profile, profile))
+    overrides = _merged_overrides(recipe, verl_patches, profile)
+    template = get_template(fields["template"])
+    label = overlay.label if overlay and overlay.label else variant
+    run_id = _run_id(recipe.name, label, grid_point, seed)
+    dirs = {"data_dir": data_dir, "results_root": results_root, "checkpoints_root": checkpoints_root}
+    return RunPlan(
+        run_id=run_id,
+        recipe=recipe,
+        variant=label,
+        seed=seed,
+        grid_point=dict(grid_point),
+        model=fields["model"],
+        task=fields["task"],
+        val_tasks=tuple(fields["val_tasks"]),
+        template=template.name,
+        profile=profile,
+        overrides={**overrides, **_derived_overrides(recipe, run_id, seed, fields, template, **dirs)},
+        env=_run_env(recipe, label, seed, overlay),
+        **dirs,
+        extra_rollout_names=overlay.extra_rollout_names if overlay else (),
+        reproduce=overlay.reproduce
+        if overlay
+        else _make_train_command(
+            recipe.name, variant, seed, grid_point, profile.name if profile.name != recipe_profile else None
+        ),
+    )
+
+
+def _patched_fields(
+    recipe: Recipe, variant: str, grid_point: Mapping[str, Any], overlay: Overlay | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The recipe's fields after variant, grid and overlay patches, and each patch's verl keys in order."""
     fields = recipe.model_dump(include=set(PATCHABLE_FIELDS))
     _reject_derived(recipe.overrides, str(recipe.path))
     patches = [
@@ -203,21 +255,38 @@ def compile_run(
         reward_kwargs = {**fields["reward_kwargs"], **patch_fields.pop("reward_kwargs", {})}
         fields.update(patch_fields, reward_kwargs=reward_kwargs)
         verl_patches.append(patch_overrides)
-    recipe_profile = fields["profile"]
-    profile = load_profile(effective_profile(recipe_profile, profile))
-    # Order: recipe, variant, grid, hardware profile, then a platform overlay (which replaces the hardware).
+    return fields, verl_patches
+
+
+def _merged_overrides(recipe: Recipe, verl_patches: list[dict[str, Any]], profile: Profile) -> dict[str, Any]:
+    """Order: recipe, variant, grid, hardware profile, then a platform overlay (which replaces the hardware)."""
     overrides = dict(recipe.overrides)
     for patch_overrides in [*verl_patches[:2], profile.overrides, *verl_patches[2:]]:
         overrides.update(patch_overrides)
     overrides.update(_epochs_covering_steps(overrides))
+    return overrides
 
-    template = get_template(fields["template"])
-    label = overlay.label if overlay and overlay.label else variant
-    run_id = "__".join(
-        [recipe.name, label, *(f"{_short_key(k)}{_slug(v)}" for k, v in grid_point.items()), f"s{seed}"]
+
+def _run_id(recipe: str, label: str, grid_point: Mapping[str, Any], seed: int) -> str:
+    """`<recipe>__<variant>[__<key><value>]__s<seed>`."""
+    return "__".join(
+        [recipe, label, *(f"{_short_key(k)}{_slug(v)}" for k, v in grid_point.items()), f"s{seed}"]
     )
+
+
+def _derived_overrides(
+    recipe: Recipe,
+    run_id: str,
+    seed: int,
+    fields: Mapping[str, Any],
+    template,
+    data_dir: str,
+    results_root: str,
+    checkpoints_root: str,
+) -> dict[str, Any]:
+    """The keys the launcher derives (DERIVED_KEYS): data files, model, template, reward, names, dirs, seeds."""
     run_dir = f"{results_root}/{recipe.name}/runs/{run_id}"
-    derived = {
+    return {
         "data.train_files": f"{data_dir}/{fields['task']}/{template.name}/train.parquet",
         "data.val_files": [f"{data_dir}/{task}/{template.name}/test.parquet" for task in fields["val_tasks"]],
         "actor_rollout_ref.model.path": fields["model"],
@@ -237,34 +306,14 @@ def compile_run(
         "trainer.validation_data_dir": f"{run_dir}/validation",
         **dict.fromkeys(SEED_KEYS, seed),
     }
-    env = {
+
+
+def _run_env(recipe: Recipe, label: str, seed: int, overlay: Overlay | None) -> dict[str, str]:
+    return {
         "WANDB_RUN_GROUP": recipe.name,
         "WANDB_TAGS": f"{label},s{seed}",
         **(overlay.env if overlay else {}),
     }
-    return RunPlan(
-        run_id=run_id,
-        recipe=recipe,
-        variant=label,
-        seed=seed,
-        grid_point=dict(grid_point),
-        model=fields["model"],
-        task=fields["task"],
-        val_tasks=tuple(fields["val_tasks"]),
-        template=template.name,
-        profile=profile,
-        overrides={**overrides, **derived},
-        env=env,
-        data_dir=data_dir,
-        results_root=results_root,
-        checkpoints_root=checkpoints_root,
-        extra_rollout_names=overlay.extra_rollout_names if overlay else (),
-        reproduce=overlay.reproduce
-        if overlay
-        else _make_train_command(
-            recipe.name, variant, seed, grid_point, profile.name if profile.name != recipe_profile else None
-        ),
-    )
 
 
 def _epochs_covering_steps(overrides: Mapping[str, Any]) -> dict[str, Any]:

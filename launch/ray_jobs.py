@@ -22,7 +22,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from launch.hardware import profile_flag
 from launch.plan import RunPlan
 
 # Not shipped with a job: environments, built data, checkpoints, and run outputs.
@@ -39,12 +38,12 @@ WORKING_DIR_EXCLUDES = [
 ]
 
 
-def check_shared_dirs(plan: RunPlan, results_dir: str) -> None:
+def check_shared_dirs(plan: RunPlan) -> None:
     """Raises ValueError naming each dir a job would resolve inside its temporary copy of the repo."""
     dirs = [
         ("--data-dir", "DATA_DIR", plan.data_dir),
         ("--checkpoints-dir", "CKPT_DIR", plan.checkpoints_root),
-        ("--results-dir", "RESULTS_DIR", results_dir),
+        ("--results-dir", "RESULTS_DIR", plan.results_root),
     ]
     relative = [
         f"{flag} {value} (make sweep {var}=/shared/...)"
@@ -58,23 +57,10 @@ def check_shared_dirs(plan: RunPlan, results_dir: str) -> None:
         )
 
 
-def attempt_entrypoint(plan: RunPlan, results_dir: str, python: str = sys.executable) -> list[str]:
-    """The job's command. `python` is the environment's interpreter by absolute path (the one running this
-    sweep, e.g. /shared/zerolab/.venv/bin/python): a bare `python3` in a Ray job is whatever the node's PATH
-    holds, usually a system Python without verl or vLLM."""
-    recipe = plan.recipe.path.relative_to(plan.recipe.path.parents[1])
-    return [
-        python, "-m", "launch", "attempt", str(recipe), "--run-id", plan.run_id,
-        "--data-dir", plan.data_dir, "--checkpoints-dir", plan.checkpoints_root, "--results-dir", results_dir,
-        *profile_flag(plan.profile.name),
-    ]  # fmt: skip
-
-
 def submit_jobs(
     plans: Sequence[RunPlan],
     address: str,
     root: Path,
-    results_dir: str,
     entrypoint: Sequence[str] | None = None,
     python: str = sys.executable,
 ) -> dict[str, str]:
@@ -82,11 +68,11 @@ def submit_jobs(
     from ray.job_submission import JobSubmissionClient
 
     for plan in plans:
-        check_shared_dirs(plan, results_dir)
+        check_shared_dirs(plan)
     client = JobSubmissionClient(address)
     submitted = {}
     for plan in plans:
-        command = list(entrypoint) if entrypoint else attempt_entrypoint(plan, results_dir, python)
+        command = list(entrypoint) if entrypoint else plan.attempt_command(python)
         job_id = client.submit_job(
             entrypoint=" ".join(shlex.quote(arg) for arg in command),
             # No env_vars: the attempt passes the run's environment to verl's ray.init itself

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from distill.recipe import DistillSection
 from launch.doctor_rules import DoctorSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +60,39 @@ class RecipeError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DistillEval(_Strict):
+    n: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+
+class DistillSection(_Strict):
+    """A recipe's `distill:` section; distill/recipe.py turns it into runs."""
+
+    teacher: str | None = None
+    teacher_run: str | None = None
+    k: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    strict_format: bool
+    dedup: bool
+    max_per_prompt: int | None
+    choice: str
+    max_prompts: int | None = None
+    sft: dict[str, Any] = Field(default_factory=dict)
+    eval: DistillEval
+
+    @model_validator(mode="after")
+    def _one_teacher(self):
+        if (self.teacher is None) == (self.teacher_run is None):
+            raise ValueError(
+                "name exactly one of teacher (a model or checkpoint) and teacher_run (an RL run id)"
+            )
+        return self
 
 
 class Sweep(_Strict):

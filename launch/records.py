@@ -2,7 +2,7 @@
 
 Every attempt of a run (a relaunch resumes from its last checkpoint) appends to run.json and logs to its own
 `metrics.attempt-<k>.jsonl`, because verl's file logger truncates its file when it opens it; `metrics.jsonl` is
-their key-level merge (launch.records_read reads both). Nothing here runs during training: the launcher calls
+their key-level merge (reporting.runs reads both). Nothing here runs during training: the launcher calls
 it before and after each attempt.
 
     python -m launch train countdown-3b      (or `make smoke`, which writes the same layout on CPU)
@@ -14,15 +14,15 @@ import datetime
 import hashlib
 import json
 import re
-import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from launch.plan import RunPlan
-from launch.records_read import merge_step, read_metrics_file
+from launch.provenance import provenance
 
 SAMPLES_PER_DUMP = 2
+# verl's file-logger lines, step -> metric -> value (null: NaN or inf, which orjson writes as null).
+Metrics = dict[int, dict[str, float | None]]
 _WANDB_URL = re.compile(r"https://wandb\.ai/\S+/runs/[A-Za-z0-9]+")
 
 
@@ -33,42 +33,6 @@ def now() -> str:
 def wandb_run_id(plan: RunPlan) -> str:
     """Stable per run, so every relaunch continues the same wandb run (with WANDB_RESUME=allow)."""
     return hashlib.sha1(f"{plan.recipe.name}/{plan.run_id}".encode()).hexdigest()[:16]
-
-
-def git_state(root: Path) -> tuple[str | None, bool | None]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None, None
-    return commit.stdout.strip(), bool(status.stdout.strip())
-
-
-def versions() -> dict[str, str | None]:
-    found = {}
-    for package in ("verl", "vllm", "torch", "transformers", "ray"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def hardware(device: str, gpu_count: int) -> dict[str, Any]:
-    model = None
-    if device == "cuda":
-        try:
-            listing = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True
-            )
-            model = listing.stdout.splitlines()[0].strip() if listing.stdout.strip() else None
-        except OSError:
-            pass
-    return {"device": device, "gpu_model": model, "gpu_count": gpu_count if device == "cuda" else 0}
 
 
 def read_run_json(run_dir: Path) -> dict[str, Any]:
@@ -88,10 +52,10 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     record = read_run_json(run_dir)
-    commit, dirty = git_state(root)
     gpus = int(plan.overrides.get("trainer.n_gpus_per_node", 1)) * int(
         plan.overrides.get("trainer.nnodes", 1)
     )
+    source = provenance(root, device, gpus)
     attempts = record.get("attempts", [])
     attempt = len(attempts) + 1
     attempts.append(
@@ -101,7 +65,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
             "ended_at": None,
             "exit_code": None,
             "status": "running",
-            "git_commit": commit,
+            "git_commit": source["git_commit"],
         }
     )
     record.update(
@@ -118,10 +82,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         overrides=dict(plan.overrides),
         env=dict(plan.env),
         command=command,
-        git_commit=commit,
-        git_dirty=dirty,
-        versions=versions(),
-        hardware=hardware(device, gpus),
+        **source,
         checkpoint_dir=str(plan.overrides["trainer.default_local_dir"]),
         attempts=attempts,
         status="running",
@@ -132,14 +93,11 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
     return attempt
 
 
-def write_resolved_config(run_dir: Path, overrides: dict[str, Any]) -> Path:
-    """config.yaml: verl's full trainer config as this attempt composes it, interpolations resolved."""
+def write_resolved_config(run_dir: Path, config) -> Path:
+    """config.yaml: verl's full trainer config as this attempt composed it, interpolations resolved."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from launch.verl_config import compose
-
-    config = compose(overrides)
     try:
         text = OmegaConf.to_yaml(config, resolve=True)
     except OmegaConfBaseException:  # an interpolation only the trainer's environment can resolve
@@ -168,6 +126,37 @@ def finish_attempt(
     merge_metrics(run_dir)
     write_samples(run_dir)
     return record
+
+
+def read_metrics_file(path: Path) -> tuple[Metrics, list[str]]:
+    """Parse one file-logger JSONL file; a broken last line is reported as truncation, not raised."""
+    metrics: Metrics = {}
+    notes: list[str] = []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            step, data = int(row["step"]), row["data"]
+        except (ValueError, KeyError, TypeError):
+            if number == len(lines):
+                notes.append(f"{path.name} truncated: last line ({number}) incomplete, earlier lines used")
+            else:
+                notes.append(f"{path.name} line {number} unreadable, skipped")
+            continue
+        merge_step(metrics, step, data)
+    return metrics, notes
+
+
+def merge_step(metrics: Metrics, step: int, data: dict) -> None:
+    """Key-level merge so a relaunch that re-logs a step (e.g. validation only) keeps its train metrics."""
+    target = metrics.setdefault(step, {})
+    for key, value in data.items():
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            target[key] = None if value is None else float(value)
 
 
 def merge_metrics(run_dir: Path) -> Path | None:

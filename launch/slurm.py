@@ -13,7 +13,6 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from launch.hardware import profile_flag
 from launch.plan import RunPlan
 
 RAY_PORT = 6379
@@ -50,11 +49,7 @@ def render_sbatch(
         f"--output={run_dir}/slurm-%j.log",
         *([f"--partition={partition}"] if partition else []),
     ]
-    attempt = [
-        python, "-m", "launch", "attempt", str(plan.recipe.path), "--run-id", plan.run_id,
-        "--data-dir", plan.data_dir, "--checkpoints-dir", plan.checkpoints_root,
-        "--results-dir", plan.results_root, *profile_flag(plan.profile.name),
-    ]  # fmt: skip
+    attempt = plan.attempt_command(python)
     # The environment's own Ray CLI, run by its interpreter: a bare `ray` may be missing or another install.
     ray = f"{shlex.quote(python)} -m ray.scripts.scripts"
     lines = [

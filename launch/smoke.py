@@ -7,18 +7,17 @@ with the real reward, the file logger and offline wandb, then builds the report.
 `outputs/smoke/` (git-ignored) in the results layout of a real run. Running it again with more `--steps`
 resumes the same run from its last checkpoint.
 
-    python -m launch smoke [--steps 2] [--out outputs/smoke]
+    python -m launch smoke [--steps 2] [--out outputs/smoke]      (the CLI: launch/cli.py smoke_main)
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from launch.attempt import run_attempt
+from launch.attempt import AttemptResult, run_attempt
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run
 from launch.recipe import REPO_ROOT, load_recipe
@@ -57,25 +56,26 @@ def smoke_overlay(model_dir: Path, steps: int) -> Overlay:
     )
 
 
-def _stage(name: str) -> None:
-    print(f"\n=== smoke: {name}", flush=True)
+def _quiet(stage: str) -> None:
+    pass
 
 
-def prepare(out: Path, steps: int) -> RunPlan:
-    """Data, model and the validated plan of the smoke run (everything before the trainer starts)."""
-    from launch.tiny_model import build_tiny_model
+def prepare(out: Path, steps: int, stage: Callable[[str], None] = _quiet):
+    """Data, model and the validated plan of the smoke run (everything before the trainer starts); returns
+    the plan and its composed verl config. `stage` is told the name of each stage as it starts."""
+    from launch.cpu_backend.tiny_model import build_tiny_model
 
     data_dir = out / "data"
-    _stage(f"building {TRAIN_PROBLEMS}+{TEST_PROBLEMS} Countdown problems with data_prep")
+    stage(f"building {TRAIN_PROBLEMS}+{TEST_PROBLEMS} Countdown problems with data_prep")
     build = data_build_command("countdown", "base", str(data_dir))
     build += ["--train-size", str(TRAIN_PROBLEMS), "--test-size", str(TEST_PROBLEMS), "--if-missing"]
     try:
         subprocess.run(build, check=True, timeout=DATA_TIMEOUT_S, cwd=REPO_ROOT)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"stage 'data' hung: {' '.join(build)} took over {DATA_TIMEOUT_S} s") from None
-    _stage("building the tiny local model (random weights, locally trained tokenizer)")
+    stage("building the tiny local model (random weights, locally trained tokenizer)")
     model_dir = build_tiny_model(out / "model")
-    _stage(f"compiling and validating {RECIPE} ({VARIANT}) with the CPU overlay")
+    stage(f"compiling and validating {RECIPE} ({VARIANT}) with the CPU overlay")
     recipe = load_recipe(RECIPE)
     plan = compile_run(
         recipe,
@@ -87,52 +87,29 @@ def prepare(out: Path, steps: int) -> RunPlan:
         results_root=str(out / "results"),
         checkpoints_root=str(out / "checkpoints"),
     )
-    validate_plans([plan])
-    return plan
+    config = validate_plans([plan])[plan.run_id]
+    return plan, config
 
 
-def run_smoke(out: Path, steps: int, timeout_s: float = TRAINER_TIMEOUT_S, echo: bool = True):
-    plan = prepare(out, steps)
-    _stage(f"running verl's main_ppo on CPU for {steps} GRPO step(s) (run {plan.run_id})")
+def run_smoke(
+    out: Path,
+    steps: int,
+    timeout_s: float = TRAINER_TIMEOUT_S,
+    echo: Callable[[str], None] | None = None,
+    stage: Callable[[str], None] = _quiet,
+) -> tuple[RunPlan, AttemptResult, float]:
+    """The smoke run's data, model, plan and trainer; returns the plan, the attempt and its wall seconds."""
+    plan, config = prepare(out, steps, stage)
+    stage(f"running verl's main_ppo on CPU for {steps} GRPO step(s) (run {plan.run_id})")
     started = time.monotonic()
     result = run_attempt(
-        plan, REPO_ROOT, device="cpu", extra_env={"WANDB_MODE": "offline"}, timeout_s=timeout_s, echo=echo
+        plan,
+        REPO_ROOT,
+        device="cpu",
+        extra_env={"WANDB_MODE": "offline"},
+        timeout_s=timeout_s,
+        echo=echo,
+        config=config,
+        alarm=echo,
     )
-    print(
-        f"smoke: trainer {result.status} in {time.monotonic() - started:.0f} s (attempt {result.attempt})",
-        flush=True,
-    )
-    return plan, result
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launch smoke", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--steps", type=int, default=2, help="GRPO steps in total; more than last time resumes (default 2)"
-    )
-    parser.add_argument(
-        "--out", default="outputs/smoke", help="where data, model and results go (default outputs/smoke)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=TRAINER_TIMEOUT_S, help="seconds before the trainer counts as hung"
-    )
-    args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error("--steps must be at least 1")
-    out = (REPO_ROOT / args.out).resolve()
-    try:
-        plan, result = run_smoke(out, args.steps, args.timeout)
-    except RuntimeError as error:
-        print(f"smoke: error: {error}", file=sys.stderr)
-        return 1
-    from launch.report import build_report
-
-    _stage("building the report from the run's records")
-    report = build_report(RECIPE, results_dir=str(out / "results"))
-    run_dir = REPO_ROOT / plan.run_dir
-    print(f"\nsmoke: {result.status}{f' ({result.reason})' if result.reason else ''}")
-    print(f"  metrics: {run_dir / 'metrics.jsonl'}")
-    print(f"  record:  {run_dir / 'run.json'}")
-    print(f"  report:  {report.summary}")
-    print(f"  wandb (offline): {run_dir / 'wandb'}")
-    return 0 if result.status == "finished" else 1
+    return plan, result, time.monotonic() - started

@@ -5,32 +5,24 @@ reward registry, the estimated peak GPU memory within the profile's GPU (launch.
 rows built with the prompt template the recipe names (so the reward parses what the prompt asked for).
 Errors name the recipe, the run and the key.
 
-    python -m launch validate [RECIPE ...] [--data-dir data] [--no-data-check]   (launch.commands)
+    python -m launch validate [RECIPE ...] [--data-dir data] [--no-data-check]   (launch.cli)
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from data_prep.tasks import TASKS, get_task
+from data_prep.templates import get_template
 from launch import verl_config
 from launch.plan import DATA_DIR, SEED_KEYS, RunPlan, compile_recipe
 from launch.recipe import REPO_ROOT, RecipeError, load_recipe
 
-# How `python -m data_prep` builds the split a task names (the data dir is <data>/<task>/<template>/).
-DATA_PREP_ARGS = {
-    "countdown": ["countdown"],
-    # The CPU miniature (recipes/countdown-mini.yaml): 3 numbers in 1..9, 2,145 distinct problems in all, so
-    # 256 test + 1,536 train leave room for the generator's draws; its base model never saw the test split.
-    "countdown-mini": [
-        "countdown",
-        *("--min-numbers", "3", "--max-numbers", "3", "--max-number", "9"),
-        *("--train-size", "1536", "--test-size", "256"),
-    ],
-    "game24": ["game24"],
-    **{name: ["math", "--dataset", name] for name in ("gsm8k", "math", "math500", "aime24", "aime25")},
-}
+# check_split's label for a recipe's template: its error then names the recipe and what it would break.
+RECIPE_TEMPLATE = "the recipe's template"
 
 
 class RunInvalid(ValueError):
@@ -38,10 +30,11 @@ class RunInvalid(ValueError):
 
 
 def data_build_command(task: str, template: str, data_dir: str = DATA_DIR) -> list[str]:
-    if task not in DATA_PREP_ARGS:
-        raise RecipeError(f"unknown task {task!r}; known: {', '.join(DATA_PREP_ARGS)}")
+    """How `python -m data_prep` builds a task's split (the task catalogue, data_prep/tasks.py)."""
+    if task not in TASKS:
+        raise RecipeError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
     out = f"{data_dir}/{task}/{template}"
-    return [sys.executable, "-m", "data_prep", *DATA_PREP_ARGS[task], "--out", out, "--template", template]
+    return [sys.executable, "-m", "data_prep", *TASKS[task].data_prep, "--out", out, "--template", template]
 
 
 def check_reward_options(plan: RunPlan) -> None:
@@ -55,11 +48,54 @@ def check_reward_options(plan: RunPlan) -> None:
         raise RunInvalid(f"{plan.run_id}: reward_kwargs: {error}") from None
 
 
-def check_data(plan: RunPlan, root: Path = REPO_ROOT) -> None:
+@dataclass(frozen=True)
+class Split:
+    path: Path
+    template: str  # the prompt template its rows were built with
+    num_rows: int
+
+
+def check_split(
+    path: Path, task: str, template: str | None, task_label: str = "task", template_label: str = "template"
+) -> Split:
+    """The one data check, for training, validation and evaluation splits alike: every row's data_source is
+    one the task declares (so the reward scores it as that task), and one known prompt template built every
+    row, `template` when given (so the reward parses the answer format the prompt asked for). The labels
+    name where task and template came from in the error (a recipe, or eval's --task/--template)."""
     import pyarrow.parquet as pq
 
-    from rewards.registry import SCORERS
+    declared = get_task(task)
+    table = pq.read_table(path, columns=["data_source", "extra_info"])
+    sources = set(table.column("data_source").unique().to_pylist())
+    if not sources <= set(declared.data_sources):
+        raise RunInvalid(
+            f"{path} holds data_source {sorted(sources)}, not {task_label} {task} "
+            f"(data_source {', '.join(declared.data_sources)})"
+        )
+    templates = {
+        row.get("template") if isinstance(row, dict) else None
+        for row in table.column("extra_info").to_pylist()
+    }
+    if template is not None and template_label == RECIPE_TEMPLATE and templates != {template}:
+        raise RunInvalid(
+            f"{path} was built with template(s) {sorted(map(str, templates))} but the recipe uses template "
+            f"{template!r}: the reward would parse a different answer format"
+        )
+    if len(templates) != 1 or None in templates:
+        raise RunInvalid(
+            f"{path} rows must name one prompt template in extra_info.template; found {templates}"
+        )
+    (built_with,) = templates
+    if template is not None and template != built_with:
+        raise RunInvalid(
+            f"{path} was built with template {built_with!r}, not {template_label} {template!r}: "
+            "the reward would parse a different answer format"
+        )
+    get_template(built_with)  # an unknown template is an error naming the known ones
+    return Split(path, built_with, table.num_rows)
 
+
+def check_data(plan: RunPlan, root: Path = REPO_ROOT) -> None:
     tasks = [plan.task, *plan.val_tasks]
     for key, task, path in zip(
         ["data.train_files", *["data.val_files"] * len(plan.val_tasks)], tasks, plan.data_files(), strict=True
@@ -68,19 +104,10 @@ def check_data(plan: RunPlan, root: Path = REPO_ROOT) -> None:
         if not file.is_file():
             build = " ".join(data_build_command(task, plan.template, plan.data_dir)[1:])
             raise RunInvalid(f"{plan.run_id}: {key}: {path} does not exist; build it with: python {build}")
-        table = pq.read_table(file, columns=["data_source", "extra_info"])
-        unknown = set(table.column("data_source").unique().to_pylist()) - set(SCORERS)
-        if unknown:
-            raise RunInvalid(
-                f"{plan.run_id}: {key}: {path} has data_source {sorted(unknown)} that no reward scores; "
-                f"known: {', '.join(SCORERS)}"
-            )
-        templates = {row.get("template") for row in table.column("extra_info").to_pylist()}
-        if templates != {plan.template}:
-            raise RunInvalid(
-                f"{plan.run_id}: {key}: {path} was built with template(s) {sorted(map(str, templates))} but the "
-                f"recipe uses template {plan.template!r}: the reward would parse a different answer format"
-            )
+        try:
+            check_split(file, task, plan.template, template_label=RECIPE_TEMPLATE)
+        except RunInvalid as problem:
+            raise RunInvalid(f"{plan.run_id}: {key}: {problem}") from None
 
 
 def check_memory(plan: RunPlan, gpu_memory_gb: float | None = None) -> None:
@@ -93,22 +120,31 @@ def check_memory(plan: RunPlan, gpu_memory_gb: float | None = None) -> None:
         raise RunInvalid(f"{plan.recipe.name}: run {plan.run_id}: {error}") from None
 
 
-def validate_plans(plans: Sequence[RunPlan], check_data_files: bool = True, check_fit: bool = True) -> None:
+def validate_plans(
+    plans: Sequence[RunPlan], check_data_files: bool = True, check_fit: bool = True, root: Path = REPO_ROOT
+) -> dict:
+    """Raises RunInvalid for the first run that must not launch; returns {run id: composed verl config} for
+    the runs it composed, with paths resolved under `root` as the attempt executes them, so an attempt
+    that follows writes that config rather than composing it again."""
     # Runs that differ only in seed differ only in integer seed values: compose each distinct config once.
     composed: set[tuple] = set()
+    configs = {}
     for plan in plans:
         if check_fit:  # arithmetic only: before the slower composition
             check_memory(plan)
         key = tuple(sorted((k, repr(v)) for k, v in plan.overrides.items() if k not in SEED_KEYS))
         if key not in composed:
             try:
-                verl_config.validate(plan.overrides, extra_rollout_names=plan.extra_rollout_names)
+                configs[plan.run_id] = verl_config.validate(
+                    plan.resolved_overrides(root), extra_rollout_names=plan.extra_rollout_names
+                )
             except verl_config.VerlConfigError as error:
                 raise RunInvalid(f"{plan.recipe.name}: run {plan.run_id}: {error}") from None
             composed.add(key)
         check_reward_options(plan)
         if check_data_files:
-            check_data(plan)
+            check_data(plan, root)
+    return configs
 
 
 def validate_recipes(
@@ -117,11 +153,10 @@ def validate_recipes(
     count = 0
     for name in names:
         recipe = load_recipe(name)
-        if recipe.distill is not None:  # a distillation recipe: its runs are SFT runs (distill/recipe.py)
-            from distill.plan import validate_distill_recipe
-
-            count += validate_distill_recipe(recipe, check_data_files, data_dir)
-            continue
+        if recipe.distill is not None:
+            raise RecipeError(
+                f"{recipe.name} is a distillation recipe: its runs are SFT runs, checked by distill.plan"
+            )
         plans = compile_recipe(recipe, data_dir=data_dir, profile=profile)
         validate_plans(plans, check_data_files)
         count += len(plans)

@@ -252,7 +252,7 @@ def is_available_offline(model: str) -> bool:
 
 
 def _offline_stand_in_model() -> str:
-    from launch.tiny_model import build_tiny_model
+    from launch.cpu_backend.tiny_model import build_tiny_model
 
     return str(build_tiny_model(os.path.join(tempfile.gettempdir(), "zerolab-offline-stand-in-model")))
 

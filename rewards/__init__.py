@@ -5,6 +5,6 @@ recipes point `reward.custom_reward_function.path` at).
     python -m pytest tests/rewards -q
 """
 
-from rewards.registry import SCORERS, compute_score
+from rewards.registry import compute_score, scorer_for
 
-__all__ = ["SCORERS", "compute_score"]
+__all__ = ["compute_score", "scorer_for"]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
+from data_prep.tasks import scorer_kinds
 from data_prep.templates import TEMPLATES, get_template
 from rewards.behaviour import behaviour_counters
 from rewards.countdown import score_countdown
@@ -79,15 +80,20 @@ def _math(mode: str) -> Scorer:
     return scorer
 
 
-SCORERS: dict[str, Scorer] = {
+# The scorers a task can name (data_prep/tasks.py says which task and data source uses which).
+SCORER_KINDS: dict[str, Scorer] = {
     "countdown": _countdown,
-    "game24": _countdown,
-    "gsm8k": _math("number"),
-    "math": _math("latex"),
-    "math500": _math("latex"),
-    "aime24": _math("latex"),
-    "aime25": _math("latex"),
+    "math-number": _math("number"),
+    "math-latex": _math("latex"),
 }
+
+
+def scorer_for(data_source: str) -> Scorer | None:
+    """The scorer the task catalogue names for a data source; None for a data source no task declares."""
+    kind = scorer_kinds().get(data_source)
+    return SCORER_KINDS[kind] if kind is not None else None
+
+
 _SPECS = {name: AnswerSpec(t.answer_format, t.prefills_think) for name, t in TEMPLATES.items()}
 _UNKNOWN_TEMPLATE = AnswerSpec()
 
@@ -169,9 +175,9 @@ def shuffled_truth(seed: int, ground_truth: object) -> object:
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
     """verl 0.9.1's custom reward signature; the returned keys are listed in the module docstring."""
     options = parse_options(kwargs)
-    scorer = SCORERS.get(data_source)
+    scorer = scorer_for(data_source)
     if scorer is None:
-        raise ValueError(f"unknown data_source {data_source!r}; known: {', '.join(SCORERS)}")
+        raise ValueError(f"unknown data_source {data_source!r}; known: {', '.join(scorer_kinds())}")
     if not isinstance(solution_str, str):
         raise TypeError(f"solution_str must be the decoded response (str), got {type(solution_str).__name__}")
     spec = answer_spec(extra_info)

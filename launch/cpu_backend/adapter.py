@@ -5,7 +5,7 @@ With verl's `naive` checkpoint engine (the sync trainer's default), a trainer ra
 ships them through Ray's object store to its replica's `HFCPUServer`. Memory resume/release are no-ops:
 on CPU the rollout model never leaves host memory.
 
-    python -m pytest tests/launch/test_cpu_backend.py
+    python -m pytest tests/launch/cpu_backend/test_cpu_backend.py
 """
 
 from __future__ import annotations

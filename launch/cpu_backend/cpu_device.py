@@ -4,7 +4,7 @@ verl calls `get_torch_device().empty_cache()`, `.mem_get_info()`, `.get_rng_stat
 module its platform returns. On CPU these are no-ops or host equivalents (RNG state is torch's global one,
 free/total memory comes from psutil), so verl's own code runs unchanged.
 
-    python -m pytest tests/launch/test_cpu_backend.py -k device
+    python -m pytest tests/launch/cpu_backend/test_cpu_backend.py -k device
 """
 
 from __future__ import annotations

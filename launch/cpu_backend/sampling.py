@@ -7,7 +7,7 @@ temperature, top-k, top-p and token budget, so the result of a request depends o
 batch and the cache, so a step of mostly short answers does not pay for its longest one at full width.
 Log-probs are of the processed (temperature-scaled, truncated) distribution, as vLLM's `processed_logprobs`.
 
-    python -m pytest tests/launch/test_cpu_sampling.py -q
+    python -m pytest tests/launch/cpu_backend/test_cpu_sampling.py -q
 """
 
 from __future__ import annotations

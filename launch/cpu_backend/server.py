@@ -8,7 +8,7 @@ lives in host memory the whole time. New weights arrive from the trainer rank th
 vLLM batches them on a GPU. `HFCPUReplica` launches one server per replica next to its trainer
 rank, as verl's vLLM replica does.
 
-    python -m pytest tests/launch/test_cpu_backend.py -k server
+    python -m pytest tests/launch/cpu_backend/test_cpu_backend.py -k server
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ pytest.importorskip("verl")
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from launch.tiny_model import build_tiny_model
+    from launch.cpu_backend.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 

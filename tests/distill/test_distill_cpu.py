@@ -16,7 +16,7 @@ import pytest
 from data_prep.templates import PASS_THROUGH_CHAT_TEMPLATE
 from distill.cli import main
 from distill.sample import sample_cpu
-from launch.generate import Decoding
+from evaluation.generate import Decoding
 
 from .conftest import TEACHER
 

@@ -7,7 +7,7 @@ import yaml
 
 from distill.plan import run_options, run_sft_overrides, validate_distill_recipe
 from distill.recipe import distill_runs, resolve_teacher
-from launch.commands import plan_main
+from launch.cli import plan_main
 from launch.recipe import RECIPES_DIR, RecipeError, load_recipe
 
 SHIPPED = load_recipe("countdown-distill").distill

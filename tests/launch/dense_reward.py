@@ -4,7 +4,7 @@ A random-weight tiny model never solves Countdown, so the real reward would be 0
 advantages (and gradients) would vanish. This score varies from sample to sample instead: the share of the
 response's characters that could appear in an arithmetic answer. It is pure and bounded in [0, 1].
 
-    python -m pytest tests/launch/test_cpu_backend.py
+    python -m pytest tests/launch/cpu_backend/test_cpu_backend.py
 """
 
 from __future__ import annotations

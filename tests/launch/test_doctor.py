@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from launch import records
-from launch.commands import doctor_main
+from launch.cli import doctor_main
 from launch.doctor_live import ALARM_MARK, LiveDoctor, alarm_line
 from launch.doctor_records import diagnose_run
 from launch.doctor_rules import DoctorSettings

@@ -3,6 +3,7 @@ stable plans, sbatch scripts checked by shellcheck, dry runs that launch nothing
 real local Ray head."""
 
 import dataclasses
+import inspect
 import json
 import os
 import re
@@ -93,9 +94,9 @@ def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path
     monkeypatch.setenv("WANDB_MODE", "offline")
     plan = _debug_plan(tmp_path / "results")
     monkeypatch.setenv("FAKE_MODE", "ok")
-    first = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    first = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     monkeypatch.setenv("FAKE_FIRST_STEP", "3")  # resumed from its checkpoint at step 2
-    second = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    second = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     assert (first.attempt, first.status, second.attempt, second.status) == (1, "finished", 2, "finished")
 
     run_dir = tmp_path / "results" / "debug" / "runs" / "debug__default__s1"
@@ -126,7 +127,7 @@ def test_the_logging_settings_reach_verls_ray_actors_through_the_runtime_env(
     monkeypatch.setenv("FAKE_MODE", "ok")
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")  # a cluster: the attempt starts no Ray of its own
     plan = _debug_plan(tmp_path / "results")
-    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     command = json.loads((result.run_dir / "run.json").read_text())["command"]
     command = command if isinstance(command, list) else shlex.split(command)
     config = verl_config._compose_strings(command[3:])
@@ -143,9 +144,9 @@ def test_a_relaunch_prunes_the_checkpoints_verls_rotation_forgot(tmp_path, fake_
     monkeypatch.setenv("FAKE_MODE", "ok")
     plan = _debug_plan(tmp_path / "results")
     plan = dataclasses.replace(plan, overrides={**plan.overrides, "trainer.max_actor_ckpt_to_keep": 1})
-    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     monkeypatch.setenv("FAKE_FIRST_STEP", "3")
-    attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     # verl's second process rotated only its own saves (3, 4) and never knew of step 2.
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("debug/*/global_step_*")) == [
         "global_step_4"
@@ -156,12 +157,12 @@ def test_oom_is_recorded_as_oom_and_a_hang_is_killed_naming_its_stage(tmp_path, 
     monkeypatch.setenv("WANDB_MODE", "disabled")
     plan = _debug_plan(tmp_path / "results")
     monkeypatch.setenv("FAKE_MODE", "oom")
-    oom = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False)
+    oom = attempt.run_attempt(plan, REPO_ROOT, python=fake_python)
     assert (oom.status, oom.exit_code) == ("oom", 1)
 
     monkeypatch.setenv("FAKE_MODE", "hang")
     started = time.monotonic()
-    hung = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False, timeout_s=5)
+    hung = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, timeout_s=5)
     assert time.monotonic() - started < 60
     assert (
         hung.status == "failed" and "timed out after 5 s while training (last logged step 2)" in hung.reason
@@ -181,12 +182,11 @@ def test_the_live_doctor_alarms_and_stops_a_run_on_a_finding_the_recipe_names(
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("FAKE_MODE", "nan")  # logs a null grad norm, then would train on for 10 minutes
     monkeypatch.setattr(doctor_live, "CHECK_INTERVAL_S", 0.2)
-    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, echo=False, timeout_s=120)
+    alarms = []
+    result = attempt.run_attempt(plan, REPO_ROOT, python=fake_python, timeout_s=120, alarm=alarms.append)
     assert result.status == "stopped" and result.reason.startswith("doctor stop_on: non-finite  steps 1-2")
-    assert (
-        "!!! ZeroLab doctor: non-finite  steps 1-2: NaN/inf/null in actor/grad_norm"
-        in capsys.readouterr().out
-    )
+    assert "!!! ZeroLab doctor: non-finite  steps 1-2: NaN/inf/null in actor/grad_norm" in "".join(alarms)
+    assert capsys.readouterr().out == ""  # the library writes nothing itself: the CLI passes its writer
     record = json.loads((result.run_dir / "run.json").read_text())
     assert record["attempts"][0]["status"] == "stopped"
     assert "non-finite" in [finding["name"] for finding in record["doctor"]["findings"]]
@@ -197,7 +197,7 @@ def test_processes_left_in_the_attempts_ray_dir_are_stopped(tmp_path, fake_pytho
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("FAKE_MODE", "ok")
     before = {p.pid for p in _survivors("/tmp/zl-")}
-    attempt.run_attempt(_debug_plan(tmp_path / "results"), REPO_ROOT, python=fake_python, echo=False)
+    attempt.run_attempt(_debug_plan(tmp_path / "results"), REPO_ROOT, python=fake_python)
     leftovers = [p for p in _survivors("/tmp/zl-") if p.pid not in before]
     assert leftovers == []
 
@@ -251,11 +251,11 @@ def test_sbatch_scripts_use_the_environments_ray_and_release_the_nodes_at_exit(t
 
 
 def test_a_cluster_attempt_builds_missing_data_before_the_trainer(tmp_path, monkeypatch):
-    from launch import commands
+    from launch import cli as commands
 
     started = []
 
-    def trainer_stand_in(plan, root):
+    def trainer_stand_in(plan, root, **_):
         started.append(plan.run_id)
         return attempt.AttemptResult(plan.run_id, 1, 0, "finished", None, root / plan.run_dir)
 
@@ -321,10 +321,10 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-@pytest.fixture
-def ray_head(tmp_path):
+@pytest.fixture(scope="module")
+def ray_head():
     """A real local Ray head with its dashboard (the job API), in a temp dir of its own so it can be stopped
-    without touching any other Ray on the machine."""
+    without touching any other Ray on the machine; the module's Ray tests share it."""
     temp_dir = Path("/tmp") / f"zl-ray-test-{os.getpid()}"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     # Ports the OS hands out (above Ray's worker range): no clash with any other Ray on this machine.
@@ -363,7 +363,7 @@ def test_ray_launcher_submits_to_a_real_head_and_reads_the_status_back(ray_head,
         "ray.init(runtime_env={'env_vars': {'WANDB_RUN_GROUP': 'countdown-3b'}}); "
         "print('zerolab-job', r.compute_score.__name__)",
     ]
-    jobs = ray_jobs.submit_jobs(plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=payload)
+    jobs = ray_jobs.submit_jobs(plans, ray_head, REPO_ROOT, entrypoint=payload)
     job_id = jobs["countdown-3b__default__s1"]
     assert _wait_for(ray_head, job_id) == "SUCCEEDED", ray_jobs.job_logs(ray_head, job_id)
     assert "zerolab-job compute_score" in ray_jobs.job_logs(ray_head, job_id)
@@ -371,12 +371,12 @@ def test_ray_launcher_submits_to_a_real_head_and_reads_the_status_back(ray_head,
         (tmp_path / "countdown-3b" / "runs" / "countdown-3b__default__s1" / "ray_job.json").read_text()
     )
     assert record["job_id"] == job_id and record["address"] == ray_head
-    entry = ray_jobs.attempt_entrypoint(plans[0], str(tmp_path))
+    entry = plans[0].attempt_command(sys.executable)
     assert entry[entry.index("--data-dir") + 1] == dirs["data_dir"]
     assert entry[entry.index("--checkpoints-dir") + 1] == dirs["checkpoints_root"]
 
     failing = ray_jobs.submit_jobs(
-        plans, ray_head, REPO_ROOT, str(tmp_path), entrypoint=["python3", "-c", "raise SystemExit(3)"]
+        plans, ray_head, REPO_ROOT, entrypoint=["python3", "-c", "raise SystemExit(3)"]
     )
     assert _wait_for(ray_head, failing["countdown-3b__default__s1"]) == "FAILED"
 
@@ -386,7 +386,7 @@ def test_ray_jobs_refuse_dirs_that_would_resolve_inside_the_jobs_temporary_copy(
     with pytest.raises(
         ValueError, match=r"--data-dir data .*DATA_DIR=.*--checkpoints-dir checkpoints .*CKPT_DIR="
     ):
-        ray_jobs.submit_jobs(plans, "http://127.0.0.1:1", REPO_ROOT, str(tmp_path))
+        ray_jobs.submit_jobs(plans, "http://127.0.0.1:1", REPO_ROOT)
     result = subprocess.run(
         [sys.executable, "-m", "launch", "sweep", "countdown-3b", "--launcher", "ray", "--dry-run",
          "--address", "http://127.0.0.1:1", "--results-dir", str(tmp_path)],
@@ -395,24 +395,109 @@ def test_ray_jobs_refuse_dirs_that_would_resolve_inside_the_jobs_temporary_copy(
     assert result.returncode == 1 and "--data-dir data" in result.stderr
 
 
-def test_attempt_entrypoint_runs_the_recorded_attempt_of_the_same_run():
-    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", profile="2x80gb")[0]
-    entry = ray_jobs.attempt_entrypoint(plan, "/shared/results")
-    # The environment's own interpreter by absolute path, never a bare `python3` from the node's PATH.
-    assert (
-        entry[:4] == [sys.executable, "-m", "launch", "attempt"] and entry[4] == "recipes/countdown-3b.yaml"
-    )
+def test_slurm_and_ray_jobs_run_the_same_attempt_command():
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root="/shared/results")[0]
+    entry = plan.attempt_command("python3")
+    assert entry[:4] == ["python3", "-m", "launch", "attempt"] and entry[4] == "recipes/countdown-3b.yaml"
     assert entry[entry.index("--run-id") + 1] == plan.run_id
     assert entry[entry.index("--results-dir") + 1] == "/shared/results"
-    # The job compiles the run with the profile the sweep chose, whatever GPUs its head node has.
-    assert entry[entry.index("--profile") + 1] == "2x80gb"
-    assert (
-        ray_jobs.attempt_entrypoint(plan, "/r", "/shared/zl/.venv/bin/python")[0]
-        == "/shared/zl/.venv/bin/python"
+    script = slurm.render_sbatch(plan, REPO_ROOT, "/opt/venv/bin/python")
+    assert script.splitlines()[-1] == shlex.join(plan.attempt_command("/opt/venv/bin/python"))
+
+
+@pytest.fixture
+def cluster_python(tmp_path, fake_python):
+    """The interpreter a cluster job names: `-m launch ...` runs the real front door, whose trainer is the
+    stand-in (so the job's own attempt writes the records); anything else is the stand-in trainer."""
+    bootstrap = (
+        "import functools, sys; from launch import cli; "
+        f"cli.run_attempt = functools.partial(cli.run_attempt, python={fake_python!r}); "
+        "sys.exit(cli.attempt_main(sys.argv[2:]))"
     )
+    wrapper = tmp_path / "cluster-python"
+    wrapper.write_text(
+        "#!/bin/sh\nexport FAKE_MODE=ok WANDB_MODE=offline\n"
+        f'if [ "$1" = "-m" ] && [ "$2" = "launch" ]; then shift 2; exec {sys.executable} -c {shlex.quote(bootstrap)} "$@"; fi\n'
+        f'exec {fake_python} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
-def test_ray_dry_run_and_sbatch_carry_the_interpreter_and_profile(tmp_path):
-    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", results_root=str(tmp_path))[0]
-    text = slurm.render_sbatch(plan, REPO_ROOT, "/opt/venv/bin/python")
+def _outside_dirs(tmp_path) -> list[str]:
+    """Data (a small Countdown set, built ahead so the job only checks it), checkpoint and results dirs
+    outside the repo, as a shared filesystem would hold them."""
+    data = tmp_path / "shared" / "data"
+    build = [sys.executable, "-m", "data_prep", "countdown", "--out", str(data / "countdown" / "base"),
+             "--template", "base", "--train-size", "16", "--test-size", "8"]  # fmt: skip
+    subprocess.run(build, check=True, capture_output=True, cwd=REPO_ROOT)
+    shared = tmp_path / "shared"
+    return [
+        "--data-dir",
+        str(data),
+        "--checkpoints-dir",
+        str(shared / "ckpt"),
+        "--results-dir",
+        str(shared / "results"),
+    ]
+
+
+def _assert_records_only_under(results: Path, repo_results_before: set[Path]) -> None:
+    run_dir = results / "debug" / "runs" / "debug__default__s1"
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "finished", record
+    assert [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [
+        1,
+        2,
+    ]
+    assert (run_dir / "stdout.attempt-1.log").is_file() and (run_dir / "config.yaml").is_file()
+    assert set((REPO_ROOT / "results").rglob("*")) == repo_results_before  # nothing under the repo's results/
+
+
+def test_a_slurm_job_keeps_every_record_under_an_outside_results_dir(tmp_path, cluster_python, monkeypatch):
+    dirs = _outside_dirs(tmp_path)
+    results = Path(dirs[-1])
+    before = set((REPO_ROOT / "results").rglob("*"))
+    sweep = [sys.executable, "-m", "launch", "sweep", "debug", "--launcher", "slurm", "--dry-run", *dirs]
+    written = subprocess.run(sweep, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert written.returncode == 0, written.stderr
+    script = (results / "debug" / "runs" / "debug__default__s1" / "job.sbatch").read_text().splitlines()
+    assert f"#SBATCH --output={results}/debug/runs/debug__default__s1/slurm-%j.log" in script
+    # What the job runs on its head node, after `cd` into the repo, with the stand-in trainer.
+    assert script[-1].startswith(shlex.quote(sys.executable) + " -m launch attempt recipes/debug.yaml")
+    job = shlex.split(script[-1])
+    job[0] = cluster_python
+    log = tmp_path / "job.log"
+    with log.open("w") as out:  # a file, not a pipe: the wait ends with the job, whatever it left behind
+        done = subprocess.run(job, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, log.read_text()
+    _assert_records_only_under(results, before)
+
+
+def test_a_ray_job_keeps_every_record_under_an_outside_results_dir(
+    ray_head, tmp_path, cluster_python, monkeypatch
+):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    dirs = _outside_dirs(tmp_path)
+    results = Path(dirs[-1])
+    before = set((REPO_ROOT / "results").rglob("*"))
+    plans = compile_recipe(
+        load_recipe("debug"), data_dir=dirs[1], checkpoints_root=dirs[3], results_root=dirs[5]
+    )
+    job_id = ray_jobs.submit_jobs(plans, ray_head, REPO_ROOT, python=cluster_python)["debug__default__s1"]
+    assert _wait_for(ray_head, job_id, timeout_s=300) == "SUCCEEDED", ray_jobs.job_logs(ray_head, job_id)
+    _assert_records_only_under(results, before)
+
+
+def test_cluster_jobs_run_the_environments_python_and_the_sweeps_profile():
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="default", profile="2x80gb")[0]
+    # The job compiles the run with the profile the sweep chose, whatever GPUs its head node has.
+    entry = plan.attempt_command("/shared/zl/.venv/bin/python")
+    assert entry[0] == "/shared/zl/.venv/bin/python"
+    assert entry[entry.index("--profile") + 1] == "2x80gb"
+    # The environment's own interpreter by absolute path, never a bare `python3` from the node's PATH.
+    assert inspect.signature(ray_jobs.submit_jobs).parameters["python"].default == sys.executable
+    text = slurm.render_sbatch(
+        compile_recipe(load_recipe("countdown-3b"), variant="default")[0], REPO_ROOT, "/opt/venv/bin/python"
+    )
     assert "/opt/venv/bin/python -m launch attempt" in text and "--profile 1x80gb" in text

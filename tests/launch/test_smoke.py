@@ -10,9 +10,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from launch.checkpoint import resolve_model
+from evaluation.checkpoint import resolve_model
 from launch.recipe import REPO_ROOT
-from launch.wandb_offline import read_offline_history, read_offline_run
+from reporting.wandb_offline import read_offline_history, read_offline_run
 
 RUN_ID = "countdown-3b__smoke__s1"
 SMOKE_TIMEOUT_S = 600  # one invocation takes 90-150 s on 2 busy cores; the bound turns a hang into a failure

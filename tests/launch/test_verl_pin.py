@@ -88,7 +88,9 @@ def test_sft_trainer_process_group_is_looked_up_at_call_time():
     helper = distributed.initialize_global_process_group
     assert _params(helper) == ["timeout_second"], "initialize_global_process_group signature moved"
     assert 'f"cpu:gloo,{get_device_name()}:{get_nccl_backend()}"' in _source(helper)
-    assert "from verl.utils.distributed import initialize_global_process_group" in _source(sft_trainer.run_sft), (
+    assert "from verl.utils.distributed import initialize_global_process_group" in _source(
+        sft_trainer.run_sft
+    ), (
         "sft_trainer.run_sft no longer imports the process-group helper when it runs: the gloo rebinding misses it"
     )
 

@@ -7,8 +7,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory):
-    """A Hugging Face tokenizer dir (launch.tiny_model's local ChatML BPE; no hub)."""
-    from launch.tiny_model import build_tiny_tokenizer
+    """A Hugging Face tokenizer dir (launch.cpu_backend.tiny_model's local ChatML BPE; no hub)."""
+    from launch.cpu_backend.tiny_model import build_tiny_tokenizer
 
     path = tmp_path_factory.mktemp("tiny_tokenizer")
     build_tiny_tokenizer(path)

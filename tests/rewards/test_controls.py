@@ -47,7 +47,12 @@ def test_shuffled_truth_is_keyed_and_never_the_true_one():
 def test_shuffled_control_rewards_the_wrong_target_and_reports_the_truth():
     wrong_target = shuffled_truth(0, COUNTDOWN)["target"]
     # An answer that hits the shuffled target: the numbers 2 3 4 reach every value in this list.
-    reachable = {2 + 3 + 4: "2 + 3 + 4", 2 * 3 + 4: "2 * 3 + 4", 2 * 3 * 4: "2 * 3 * 4", 4 * 3 - 2: "4 * 3 - 2"}
+    reachable = {
+        2 + 3 + 4: "2 + 3 + 4",
+        2 * 3 + 4: "2 * 3 + 4",
+        2 * 3 * 4: "2 * 3 * 4",
+        4 * 3 - 2: "4 * 3 - 2",
+    }
     seed = next(s for s in range(500) if shuffled_truth(s, COUNTDOWN)["target"] in reachable)
     hit = reachable[shuffled_truth(seed, COUNTDOWN)["target"]]
     result = score(f" ok </think> <answer>{hit}</answer>", control="shuffled", control_seed=seed)

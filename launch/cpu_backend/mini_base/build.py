@@ -23,7 +23,9 @@ from launch.cpu_backend.mini_base import corpus, pretrain
 
 PRIORS = {"search": 0.25, "none": 0.0}  # planted search share of the problems, per base
 BUILD_FILE = "build.json"
-BUILD_VERSION = "mini-base-v7"  # v2 masks examples; v3 verl tokens; v4 yes/no; v5 #targets; v6 copied; v7 aligned
+BUILD_VERSION = (
+    "mini-base-v7"  # v2 masks examples; v3 verl tokens; v4 yes/no; v5 #targets; v6 copied; v7 aligned
+)
 
 
 def test_keys(test_split: str | os.PathLike) -> set[tuple[tuple[int, ...], int]]:

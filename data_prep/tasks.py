@@ -1,0 +1,68 @@
+"""The task catalogue: every task ZeroLab trains or evaluates on, declared once.
+
+A task is what a recipe's `task:` / `val_tasks:` and `python -m launch eval --task` name. Its declaration
+says how `python -m data_prep` builds it, which `data_source` values its rows carry (the reward registry
+keys on them), which scorer of rewards.registry judges them, the response budget evaluation gives it, and
+the prompt template it is built with unless told otherwise. data_prep (default template), rewards (data
+source -> scorer), launch.validate (build command, data check) and evaluation (token budget, split check)
+all read this table; adding a task is one entry here (README: "Adding a task").
+
+    python -m pytest tests/data_prep/test_tasks.py -q
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    data_prep: tuple[str, ...]  # the arguments of `python -m data_prep` that build it (before --out)
+    data_sources: tuple[str, ...]  # the data_source values of its rows
+    scorer: str  # a key of rewards.registry.SCORER_KINDS
+    eval_max_tokens: int  # evaluation's response budget when --max-tokens is not given
+    template: str = "base"  # the prompt template it is built with by default
+
+
+# Response budgets: Countdown/24: TinyZero trained and validated at 1024. gsm8k: short chains fit in 1024.
+# Competition math: long chains get cut at 1024, so 4096.
+_TASKS = [
+    Task("countdown", ("countdown",), ("countdown",), "countdown", 1024),
+    # The CPU miniature (recipes/countdown-mini.yaml): 3 numbers in 1..9, 2,145 distinct problems in all, so
+    # 256 test + 1,536 train leave room for the generator's draws; its base model never saw the test split.
+    Task(
+        "countdown-mini",
+        (
+            "countdown",
+            *("--min-numbers", "3", "--max-numbers", "3", "--max-number", "9"),
+            *("--train-size", "1536", "--test-size", "256"),
+        ),
+        ("countdown",),
+        "countdown",
+        1024,
+    ),
+    Task("game24", ("game24",), ("game24",), "countdown", 1024),
+    Task("gsm8k", ("math", "--dataset", "gsm8k"), ("gsm8k",), "math-number", 1024),
+    *(Task(name, ("math", "--dataset", name), (name,), "math-latex", 4096) for name in ("math", "math500")),
+    *(Task(name, ("math", "--dataset", name), (name,), "math-latex", 4096) for name in ("aime24", "aime25")),
+]
+TASKS: dict[str, Task] = {task.name: task for task in _TASKS}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def scorer_kinds() -> dict[str, str]:
+    """data_source -> scorer kind, over every task; a data source two tasks share must share its scorer."""
+    kinds: dict[str, str] = {}
+    for task in TASKS.values():
+        for source in task.data_sources:
+            if kinds.setdefault(source, task.scorer) != task.scorer:
+                raise ValueError(
+                    f"data_source {source!r} is scored as both {kinds[source]} and {task.scorer}"
+                )
+    return kinds
