@@ -28,7 +28,7 @@ def test_eval_outputs_carry_the_run_records_provenance_keys(tmp_path, monkeypatc
             "R", (), {"path": model, "checkpoint_step": None, "checkpoint_dir": None}
         )(),
     )
-    monkeypatch.setattr(evaluate, "generate", lambda overrides, log: tmp_path / "g.parquet")
+    monkeypatch.setattr(evaluate, "generate", lambda overrides, log, echo=None: tmp_path / "g.parquet")
     monkeypatch.setattr(
         evaluate, "score_generations", lambda generations, greedy: ({"n": 1, "mean@n": 0.5}, [])
     )
