@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.checkpoint import STEP_PATTERN
+from evaluation.generate import run_logged
 from launch import verl_config
 
 SFT_MODULE = "verl.trainer.sft_trainer"
@@ -146,6 +145,21 @@ def last_checkpoint(out_dir: str | Path) -> Path:
     return max(steps, key=lambda p: int(STEP_PATTERN.fullmatch(p.name).group(1)))
 
 
+def check_enough_traces(config) -> None:
+    """verl's SFT trainer divides by the steps per epoch (rows // data.train_batch_size) before training:
+    fewer kept traces than one batch dies there with a ZeroDivisionError, so refuse it first."""
+    import pyarrow.parquet as pq
+
+    files = config.data.train_files
+    paths = [files] if isinstance(files, str) else list(files)
+    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+    if rows < config.data.train_batch_size:
+        raise verl_config.VerlConfigError(
+            f"{rows} SFT row(s) in {', '.join(map(str, paths))} is less than one batch "
+            f"('data.train_batch_size={config.data.train_batch_size}'): keep more traces or lower the batch"
+        )
+
+
 def run_sft(
     overrides: Mapping[str, Any],
     log_path: str | Path,
@@ -155,29 +169,11 @@ def run_sft(
     """Validate, run the SFT trainer (output to `log_path` and, line by line, to `echo`), return its last
     checkpoint dir."""
     config = validate_sft(overrides)
+    check_enough_traces(config)
     out_dir = Path(config.trainer.default_local_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log_path = Path(log_path)
-    run_env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "VERL_FILE_LOGGER_PATH": str(out_dir / "metrics.jsonl"),
-        **(env or {}),
-    }
-    with (
-        open(log_path, "w") as log,
-        subprocess.Popen(
-            sft_command(overrides, config),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=run_env,
-        ) as process,
-    ):
-        for line in process.stdout:
-            log.write(line)
-            if echo:
-                echo(line)
-    if process.returncode != 0:
-        raise RuntimeError(f"{SFT_MODULE} exited with {process.returncode}; see {log_path}")
+    run_env = {"VERL_FILE_LOGGER_PATH": str(out_dir / "metrics.jsonl"), **(env or {})}
+    returncode = run_logged(sft_command(overrides, config), log_path, run_env, echo)
+    if returncode != 0:
+        raise RuntimeError(f"{SFT_MODULE} exited with {returncode}; see {log_path}")
     return last_checkpoint(out_dir)

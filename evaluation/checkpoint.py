@@ -66,6 +66,21 @@ def cache_key(actor_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def keep_declared_tokenizer(model_dir: Path) -> None:
+    """A model whose config.json declares its tokenizer class (the CPU miniature's word-level tokenizer) must
+    load with that class. verl saves the tokenizer again with each checkpoint, and transformers 5 then names
+    a class in tokenizer_config.json ("TokenizersBackend"), which makes AutoTokenizer rebuild a qwen2
+    model's tokenizer as byte-level BPE: every prompt tokenized wrongly. Hub models declare no class in
+    config.json and are left as they are."""
+    try:
+        declared = json.loads((model_dir / "config.json").read_text()).get("tokenizer_class")
+        tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    except (OSError, ValueError):
+        return
+    if declared and tokenizer_config.pop("tokenizer_class", None) is not None:
+        (model_dir / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
+
+
 def merge_checkpoint(actor_dir: str | Path, target_dir: str | Path | None = None) -> Path:
     """HF model dir for a verl FSDP actor checkpoint, merging only when no up-to-date conversion exists."""
     actor_dir = Path(actor_dir)
@@ -76,6 +91,7 @@ def merge_checkpoint(actor_dir: str | Path, target_dir: str | Path | None = None
     target = Path(target_dir) if target_dir else actor_dir.parent / MERGED_DIR_NAME
     key = cache_key(actor_dir)
     if _cached_key(target) == key and has_hf_weights(target):
+        keep_declared_tokenizer(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     # Merge into a sibling temp dir and rename: an interrupted merge never looks like a finished one.
@@ -86,6 +102,7 @@ def merge_checkpoint(actor_dir: str | Path, target_dir: str | Path | None = None
         (staging / CACHE_KEY_FILE).write_text(
             json.dumps({"actor_dir": str(actor_dir.resolve()), "key": key}) + "\n"
         )
+        keep_declared_tokenizer(staging)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

@@ -123,6 +123,26 @@ def require_gpu() -> int:
     return torch.cuda.device_count()
 
 
+def run_logged(
+    command: list[str], log_path: str | Path, env: Mapping[str, str], echo: Callable[[str], None] | None
+) -> int:
+    """Runs `command` (unbuffered, `env` over os.environ), its output to `log_path` and, line by line, to
+    `echo`; returns its exit code."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+    with (
+        open(log_path, "w") as log,
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env
+        ) as process,
+    ):
+        for line in process.stdout:
+            log.write(line)
+            if echo:
+                echo(line)
+    return process.returncode
+
+
 def generate(
     overrides: Mapping[str, Any], log_path: str | Path, echo: Callable[[str], None] | None = None
 ) -> Path:
@@ -138,20 +158,9 @@ def generate(
     command = [
         sys.executable, "-m", GENERATION_MODULE, *to_hydra_overrides(overrides), f"hydra.run.dir={hydra_dir}"
     ]  # fmt: skip
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with (
-        open(log_path, "w") as log,
-        subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        ) as process,
-    ):
-        for line in process.stdout:
-            log.write(line)
-            if echo:
-                echo(line)
-    if process.returncode != 0:
-        raise GenerationError(f"{GENERATION_MODULE} exited with {process.returncode}; see {log_path}")
+    returncode = run_logged(command, log_path, {}, echo)
+    if returncode != 0:
+        raise GenerationError(f"{GENERATION_MODULE} exited with {returncode}; see {log_path}")
     if not output_path.is_file():
         raise GenerationError(f"{GENERATION_MODULE} finished but wrote no {output_path}; see {log_path}")
     return output_path

@@ -56,3 +56,21 @@ def test_batch_arithmetic_and_verl_dataclass_checks(overrides):
         validate_sft({**overrides, "engine.strategy": "fsdp3"})
     with pytest.raises(VerlConfigError, match="optim section"):
         validate_sft({**overrides, "optim.lr_scheduler_type": "warmup_stable_decay"})
+
+
+def test_fewer_traces_than_one_batch_are_refused_before_the_trainer(tmp_path, overrides):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from distill.sft import check_enough_traces
+
+    train = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"messages": [[{"role": "user", "content": "x"}]] * 25}), train)
+    config = validate_sft({**overrides, "data.train_files": str(train), "data.train_batch_size": 32})
+    with pytest.raises(
+        VerlConfigError, match=r"25 SFT row\(s\) .* less than one batch \('data.train_batch_size=32'\)"
+    ):
+        check_enough_traces(config)
+    check_enough_traces(
+        validate_sft({**overrides, "data.train_files": str(train), "data.train_batch_size": 8})
+    )

@@ -130,3 +130,25 @@ def test_a_failed_merge_leaves_no_model_behind(verl_checkpoint, tmp_path):
     with pytest.raises(CheckpointError, match="verl.model_merger failed"):
         resolve_model(str(actor_dir))
     assert sorted(path.name for path in actor_dir.parent.iterdir()) == ["actor"]
+
+
+def test_a_converted_checkpoint_keeps_the_tokenizer_class_its_config_declares(tmp_path):
+    import json
+
+    from evaluation.checkpoint import keep_declared_tokenizer
+
+    def model_dir(name, declared):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "config.json").write_text(json.dumps({"model_type": "qwen2", **declared}))
+        (path / "tokenizer_config.json").write_text(
+            json.dumps({"tokenizer_class": "TokenizersBackend", "x": 1})
+        )
+        return path
+
+    mini = model_dir("mini", {"tokenizer_class": "PreTrainedTokenizerFast"})
+    keep_declared_tokenizer(mini)
+    assert json.loads((mini / "tokenizer_config.json").read_text()) == {"x": 1}
+    hub = model_dir("hub", {})
+    keep_declared_tokenizer(hub)
+    assert json.loads((hub / "tokenizer_config.json").read_text())["tokenizer_class"] == "TokenizersBackend"
