@@ -128,13 +128,15 @@ def validate_sft(overrides: Mapping[str, Any]):
 
 
 def sft_command(overrides: Mapping[str, Any], config) -> list[str]:
-    """torchrun (the venv's own) over the ranks the config names, then the SFT trainer with the keys."""
+    """torchrun (the venv's own) over the ranks the config names, then the SFT trainer with the keys; Hydra's
+    run dir beside the checkpoints, not outputs/<date>/<time>/ in the working directory."""
     ranks = [f"--nnodes={config.trainer.nnodes}", f"--nproc_per_node={config.trainer.n_gpus_per_node}"]
     standalone = ["--standalone"] if config.trainer.nnodes == 1 else []
+    hydra_dir = Path(config.trainer.default_local_dir) / "hydra"
     return [
         sys.executable,
         *("-m", "torch.distributed.run", *standalone, *ranks),
-        *("-m", SFT_MODULE, *verl_config.to_hydra_overrides(overrides)),
+        *("-m", SFT_MODULE, *verl_config.to_hydra_overrides(overrides), f"hydra.run.dir={hydra_dir}"),
     ]
 
 

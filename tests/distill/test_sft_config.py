@@ -24,6 +24,9 @@ def test_the_cpu_run_composes_and_runs_verl_dataclass_checks(overrides):
     command = sft_command(overrides, config)
     assert command[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=1"]
     assert command[6:8] == ["-m", "verl.trainer.sft_trainer"]
+    assert (
+        command[-1] == f"hydra.run.dir={config.trainer.default_local_dir}/hydra"
+    )  # nothing stray in the cwd
 
 
 @pytest.mark.parametrize(
