@@ -11,11 +11,10 @@ then scored by evaluation.score like any generations file, and written under the
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from distill.sample import sample
-from evaluation.evaluate import EvalSplit, run_eval
+from evaluation.evaluate import EvalSplit, evaluated_what, run_eval
 from evaluation.generate import Decoding
 from evaluation.score import score_generations, write_json, write_jsonl
 from launch.provenance import provenance
@@ -44,14 +43,7 @@ def evaluate(
         )
     metrics, records = score_generations(files["generations"], files["greedy"])
     result = {
-        "task": task,
-        "model": model,
-        "model_path": resolved.path,
-        "checkpoint_step": resolved.checkpoint_step,
-        "checkpoint_dir": resolved.checkpoint_dir,
-        "data": str(split.path),
-        "template": split.template,
-        "decoding": {**asdict(decoding), "greedy_pass": True},
+        **evaluated_what(model, resolved, split, decoding, greedy=True),
         "hardware": {"device": "cpu", "seed": seed},
         "command": command,
         **provenance(REPO_ROOT, "cpu", 0),

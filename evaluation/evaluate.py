@@ -88,6 +88,20 @@ def model_slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", label)
 
 
+def evaluated_what(model: str, resolved, split: EvalSplit, decoding: Decoding, greedy: bool) -> dict:
+    """The head of an eval output (`<task>.json`): the model as asked for and as loaded, the split, the decoding."""
+    return {
+        "task": split.data_source,
+        "model": model,
+        "model_path": resolved.path,
+        "checkpoint_step": resolved.checkpoint_step,
+        "checkpoint_dir": resolved.checkpoint_dir,
+        "data": str(split.path),
+        "template": split.template,
+        "decoding": {**asdict(decoding), "greedy_pass": greedy},
+    }
+
+
 def run_eval(
     model: str,
     split: EvalSplit,
@@ -125,14 +139,7 @@ def run_eval(
         files[name] = generate(overrides, out_dir / f"{task}.{name}.log", echo)
     metrics, records = score_generations(files["generations"], files.get("greedy"))
     result = {
-        "task": task,
-        "model": model,
-        "model_path": resolved.path,
-        "checkpoint_step": resolved.checkpoint_step,
-        "checkpoint_dir": resolved.checkpoint_dir,
-        "data": str(split.path),
-        "template": split.template,
-        "decoding": {**asdict(decoding), "greedy_pass": greedy},
+        **evaluated_what(model, resolved, split, decoding, greedy),
         "generation_hardware": asdict(hardware),
         "command": command,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
