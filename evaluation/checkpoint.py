@@ -5,7 +5,8 @@ or `global_step_N` holding one). A checkpoint is converted once with
 `python -m verl.model_merger merge --backend fsdp` into `global_step_N/actor_hf/` and reused while the
 checkpoint's files are unchanged (the cache key is their names, sizes and mtimes). A checkpoint that was
 saved with `checkpoint.save_contents` including `hf_model` already holds full weights in
-`actor/huggingface/` and needs no merge.
+`actor/huggingface/` and needs no merge. The merged dir keeps the tokenizer files the trainer saved in
+`actor/huggingface/` verbatim: the merger's own reload-and-save of them can change the tokenizer.
 
     python -m launch eval checkpoints/countdown-3b/<run-id>/global_step_100/actor --task countdown
 """
@@ -28,6 +29,7 @@ CACHE_KEY_FILE = "zerolab_merge.json"
 STEP_PATTERN = re.compile(r"global_step_(\d+)")
 HUB_ID_PATTERN = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+MODEL_FILES = ("config.json", "generation_config.json", *WEIGHT_FILES)
 
 
 class CheckpointError(ValueError):
@@ -66,6 +68,20 @@ def cache_key(actor_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def restore_saved_tokenizer(actor_dir: Path, model_dir: Path) -> None:
+    """Put the tokenizer files the trainer saved in `actor_dir/huggingface/` into the merged `model_dir`.
+
+    verl's merger reloads them with AutoTokenizer and saves them again; transformers 5 rebuilds a qwen2
+    model's tokenizer as byte-level BPE on that reload, so the CPU miniature's word-level tokenizer came
+    back splitting every prompt wrongly (its RL teacher answered 0.4% instead of 67%). The saved files are
+    the tokenizer the run trained with; the model's own files (config, weights) stay the merger's."""
+    saved = actor_dir / "huggingface"
+    for path in sorted(saved.iterdir()) if saved.is_dir() else []:
+        if path.is_file() and path.name not in MODEL_FILES:
+            shutil.copy2(path, model_dir / path.name)
+    keep_declared_tokenizer(model_dir)
+
+
 def keep_declared_tokenizer(model_dir: Path) -> None:
     """A model whose config.json declares its tokenizer class (the CPU miniature's word-level tokenizer) must
     load with that class. verl saves the tokenizer again with each checkpoint, and transformers 5 then names
@@ -91,7 +107,7 @@ def merge_checkpoint(actor_dir: str | Path, target_dir: str | Path | None = None
     target = Path(target_dir) if target_dir else actor_dir.parent / MERGED_DIR_NAME
     key = cache_key(actor_dir)
     if _cached_key(target) == key and has_hf_weights(target):
-        keep_declared_tokenizer(target)
+        restore_saved_tokenizer(actor_dir, target)  # conversions made before the restore get it too
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     # Merge into a sibling temp dir and rename: an interrupted merge never looks like a finished one.
@@ -102,7 +118,7 @@ def merge_checkpoint(actor_dir: str | Path, target_dir: str | Path | None = None
         (staging / CACHE_KEY_FILE).write_text(
             json.dumps({"actor_dir": str(actor_dir.resolve()), "key": key}) + "\n"
         )
-        keep_declared_tokenizer(staging)
+        restore_saved_tokenizer(actor_dir, staging)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

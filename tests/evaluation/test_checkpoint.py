@@ -6,6 +6,7 @@ The fixture wraps the tiny Qwen2 in FSDP2 inside a one-process gloo group and sa
 """
 
 import os
+from pathlib import Path
 import shutil
 
 import pytest
@@ -152,3 +153,22 @@ def test_a_converted_checkpoint_keeps_the_tokenizer_class_its_config_declares(tm
     hub = model_dir("hub", {})
     keep_declared_tokenizer(hub)
     assert json.loads((hub / "tokenizer_config.json").read_text())["tokenizer_class"] == "TokenizersBackend"
+
+
+MINI_BASE = Path(__file__).resolve().parents[2] / "results" / "countdown-mini" / "base" / "search"
+
+
+def test_a_merged_checkpoint_tokenizes_as_the_run_trained(tmp_path):
+    # verl's merger reloads the saved tokenizer with AutoTokenizer and saves it again. The miniature's
+    # word-level tokenizer comes back as a byte-level BPE that splits every prompt wrongly: the merged RL
+    # teacher answered 0.4% where its own weights answer 67%. The conversion keeps the saved files.
+    from transformers import AutoTokenizer
+
+    actor_dir = tmp_path / "run" / "global_step_2" / "actor"
+    save_verl_checkpoint(MINI_BASE, actor_dir, tmp_path / "pg_store")
+    resolved = resolve_model(str(actor_dir))
+    assert resolved.path == str(actor_dir.parent / MERGED_DIR_NAME)
+    text = "numbers 7 4 3 target #8 <think> 7 + 4 = 11 , 11 - 3 = 8 </think> <answer> 7 + 4 - 3 </answer>"
+    trained_with = AutoTokenizer.from_pretrained(MINI_BASE)(text)["input_ids"]
+    assert AutoTokenizer.from_pretrained(resolved.path)(text)["input_ids"] == trained_with
+    assert AutoTokenizer.from_pretrained(resolved.path).decode(trained_with) == text
