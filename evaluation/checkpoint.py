@@ -140,7 +140,11 @@ def resolve_model(model: str, merge_dir: str | Path | None = None) -> ResolvedMo
     if is_fsdp_actor_dir(actor_dir):
         step = checkpoint_step(actor_dir.resolve())
         saved_hf = actor_dir / "huggingface"
-        hf_dir = saved_hf if has_hf_weights(saved_hf) else merge_checkpoint(actor_dir, merge_dir)
+        if has_hf_weights(saved_hf):
+            keep_declared_tokenizer(saved_hf)  # e.g. a miniature student saved by verl's SFT trainer
+            hf_dir = saved_hf
+        else:
+            hf_dir = merge_checkpoint(actor_dir, merge_dir)
         return ResolvedModel(path=str(hf_dir), checkpoint_step=step, checkpoint_dir=str(actor_dir))
     if has_hf_weights(path):
         return ResolvedModel(

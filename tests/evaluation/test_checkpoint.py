@@ -21,7 +21,7 @@ from evaluation.checkpoint import (
 from launch.cpu_backend.tiny_model import build_tiny_model
 
 
-def save_verl_checkpoint(model_dir, actor_dir, store_path) -> None:
+def save_verl_checkpoint(model_dir, actor_dir, store_path, save_contents=("model", "optimizer", "extra")) -> None:
     import torch
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
@@ -41,7 +41,7 @@ def save_verl_checkpoint(model_dir, actor_dir, store_path) -> None:
             model,
             optimizer,
             processing_class=AutoTokenizer.from_pretrained(model_dir),
-            checkpoint_config={"save_contents": ["model", "optimizer", "extra"]},
+            checkpoint_config={"save_contents": list(save_contents)},
         )
         manager.save_checkpoint(str(actor_dir), global_step=3)
     finally:
@@ -158,17 +158,21 @@ def test_a_converted_checkpoint_keeps_the_tokenizer_class_its_config_declares(tm
 MINI_BASE = Path(__file__).resolve().parents[2] / "results" / "countdown-mini" / "base" / "search"
 
 
-def test_a_merged_checkpoint_tokenizes_as_the_run_trained(tmp_path):
+@pytest.mark.parametrize("save_contents", [("model",), ("model", "hf_model")], ids=["merged", "saved-hf"])
+def test_a_checkpoint_tokenizes_as_the_run_trained(save_contents, tmp_path):
     # verl's merger reloads the saved tokenizer with AutoTokenizer and saves it again. The miniature's
-    # word-level tokenizer comes back as a byte-level BPE that splits every prompt wrongly: the merged RL
-    # teacher answered 0.4% where its own weights answer 67%. The conversion keeps the saved files.
+    # word-level tokenizer came back as a byte-level BPE that splits every prompt wrongly: the merged RL
+    # teacher answered 0.4% where its own weights answer 67%. A checkpoint that holds full HF weights (verl's
+    # SFT trainer saves them) names a tokenizer class that rebuilds it the same way.
     from transformers import AutoTokenizer
 
     actor_dir = tmp_path / "run" / "global_step_2" / "actor"
-    save_verl_checkpoint(MINI_BASE, actor_dir, tmp_path / "pg_store")
+    save_verl_checkpoint(MINI_BASE, actor_dir, tmp_path / "pg_store", save_contents)
     resolved = resolve_model(str(actor_dir))
-    assert resolved.path == str(actor_dir.parent / MERGED_DIR_NAME)
+    merged = "hf_model" not in save_contents
+    assert resolved.path == str(actor_dir.parent / MERGED_DIR_NAME if merged else actor_dir / "huggingface")
     text = "numbers 7 4 3 target #8 <think> 7 + 4 = 11 , 11 - 3 = 8 </think> <answer> 7 + 4 - 3 </answer>"
     trained_with = AutoTokenizer.from_pretrained(MINI_BASE)(text)["input_ids"]
-    assert AutoTokenizer.from_pretrained(resolved.path)(text)["input_ids"] == trained_with
-    assert AutoTokenizer.from_pretrained(resolved.path).decode(trained_with) == text
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+    assert tokenizer(text)["input_ids"] == trained_with
+    assert tokenizer.decode(trained_with) == text
