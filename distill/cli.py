@@ -212,7 +212,9 @@ def run_main(argv: list[str]) -> int:
     parser.add_argument("--variant", help="only this variant (default: all)")
     parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
     parser.add_argument("--device", choices=DEVICES, help="gpu: vLLM + GPU SFT; cpu: the CPU backend")
-    parser.add_argument("--force", action="store_true", help="replace a different data build")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a different data build; rerun a finished run"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print each run's plan; run nothing")
     parser.add_argument("--data-dir", default="data", help="where data sets and builds live (default: data)")
     parser.add_argument("--results-dir", default="results", help="where run records go (default: results)")

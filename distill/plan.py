@@ -1,8 +1,8 @@
 """Distillation recipes, validated and run: every run's options and verl SFT keys checked, then
 data -> SFT -> eval, with the records under results/<recipe>/runs/<run-id>/.
 
-A run leaves `run.json` (recipe hash, run id, student, teacher as resolved, seed, exact SFT keys, git commit
-and versions), `distill.json` (the data build's meta: counts per filter stage, acceptance, checksums),
+A run leaves `run.json` (recipe hash, run id, status, student, teacher as resolved and its run, seed, exact
+SFT keys, seconds per stage, git commit and versions), `distill.json` (the data build's meta: counts per filter stage, acceptance, checksums),
 `metrics.jsonl` (verl's SFT file logger: train/loss per step) and `eval/<task>.json` + `.jsonl`.
 
     python -m launch validate countdown-distill
@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 from distill.build import build
 from distill.evaluate import evaluate
@@ -102,20 +106,64 @@ def run_distill(
     force: bool = False,
     echo: Callable[[str], None] | None = None,
 ) -> dict:
-    """data -> SFT -> eval for one run; returns the eval metrics. The SFT trainer's output goes to `echo`."""
+    """data -> SFT -> eval for one run; returns the eval metrics. The SFT trainer's output goes to `echo`.
+
+    run.json is written when the run starts (status "running"), after the data build and at the end
+    ("finished", or "failed" naming the stage and error), with the seconds each stage took. A run that
+    already finished is refused unless `force`: its records are what a report was made from."""
     sampling, filters, eval_decoding = run_options(run)
+    previous = run.run_dir / "run.json"
+    if not force and _status(previous) == "finished":
+        raise RecipeError(f"{run.run_id} already finished ({previous}); pass --force to run it again")
     teacher = resolve_teacher(run.section)
-    meta = build(
-        teacher,
-        run.train_split,
-        run.build_dir,
-        sampling,
-        filters,
-        device=device,
-        max_prompts=run.section.max_prompts,
-        force=force,
-    )
+    started = time.monotonic()
+    record = {
+        "recipe": recipe.name,
+        "recipe_sha256": recipe.sha256,
+        "run_id": run.run_id,
+        "kind": "distill",
+        "status": "running",
+        "started_at": _now(),
+        "student": run.student,
+        "teacher": teacher,
+        "teacher_run": run.section.teacher_run,
+        "seed": run.seed,
+        "device": device,
+        "reproduce": f"python -m launch distill run {recipe.name} --variant {run.variant} --seed {run.seed}"
+        + (" --device cpu" if device == "cpu" else ""),
+        "stage_seconds": {},
+    }
+
+    def write_record() -> None:
+        (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+
+    def stage(name: str, work: Callable[[], Any]) -> Any:
+        began = time.monotonic()
+        try:
+            return work()
+        except BaseException as error:
+            record["stage_seconds"][name] = round(time.monotonic() - began, 1)
+            record.update(status="failed", error=f"{name}: {error}", ended_at=_now())
+            write_record()
+            raise
+        finally:
+            record["stage_seconds"][name] = round(time.monotonic() - began, 1)
+
     run.run_dir.mkdir(parents=True, exist_ok=True)
+    write_record()
+    meta = stage(
+        "data",
+        lambda: build(
+            teacher,
+            run.train_split,
+            run.build_dir,
+            sampling,
+            filters,
+            device=device,
+            max_prompts=run.section.max_prompts,
+            force=force,
+        ),
+    )
     (run.run_dir / "distill.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     overrides = run_sft_overrides(run, device)
     env = {}
@@ -123,24 +171,35 @@ def run_distill(
         from launch.cpu_backend import cpu_env
 
         env = cpu_env()
-    record = {
-        "recipe": recipe.name,
-        "recipe_sha256": recipe.sha256,
-        "run_id": run.run_id,
-        "kind": "distill",
-        "student": run.student,
-        "teacher": teacher,
-        "seed": run.seed,
-        "device": device,
-        "sft_overrides": overrides,
-        **provenance(
+    record["sft_overrides"] = overrides
+    record.update(
+        provenance(
             REPO_ROOT,
             "cpu" if device == "cpu" else "cuda",
             0 if device == "cpu" else int(overrides.get("trainer.n_gpus_per_node", 1)),
-        ),
-    }
-    (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
-    checkpoint = run_sft(overrides, run.run_dir / "sft.log", env, echo)
+        )
+    )
+    write_record()
+    checkpoint = stage("sft", lambda: run_sft(overrides, run.run_dir / "sft.log", env, echo))
     shutil.copy(run.checkpoint_dir / "metrics.jsonl", run.run_dir / "metrics.jsonl")
     split = read_split(run.test_split, recipe.task, run.template)
-    return evaluate(str(checkpoint), split, eval_decoding, run.run_dir / "eval", device=device, seed=run.seed)
+    result = stage(
+        "eval",
+        lambda: evaluate(
+            str(checkpoint), split, eval_decoding, run.run_dir / "eval", device=device, seed=run.seed
+        ),
+    )
+    record.update(status="finished", ended_at=_now(), wall_seconds=round(time.monotonic() - started, 1))
+    write_record()
+    return result
+
+
+def _status(record: Path) -> str | None:
+    try:
+        return json.loads(record.read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

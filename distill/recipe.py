@@ -27,6 +27,7 @@ DISTILL_PATCHABLE = ("model", "template")
 class DistillRun:
     run_id: str
     recipe: str
+    variant: str
     student: str
     template: str
     seed: int
@@ -76,6 +77,7 @@ def distill_runs(
                 DistillRun(
                     run_id=run_id,
                     recipe=recipe.name,
+                    variant=name,
                     student=patch.get("model", recipe.model),
                     template=template,
                     seed=run_seed,
