@@ -22,6 +22,7 @@ from reporting.stats import (
     per_seed_mean,
     steps_reached,
 )
+from reporting.students import is_distill
 
 STATS_NOTES = [
     "- **final**: each seed's last validation `acc`, mean ± sample std over seeds. **best**: the step whose "
@@ -132,6 +133,9 @@ def reproduce_lines(recipe: str, runs: Sequence[RunRecord]) -> list[str]:
     # CPU-miniature runs are launched by `make mini` (which also builds their base), not by a GPU sweep.
     on_cpu = runs and all(str(run.meta.get("reproduce", "")).startswith("make mini") for run in runs)
     whole = "make mini" if on_cpu else f"make sweep RECIPE={recipe}"
+    if runs and all(map(is_distill, runs)):
+        device = " --device cpu" if all(run.meta.get("device") == "cpu" for run in runs) else ""
+        whole = f"python -m launch distill run {recipe}{device}"
     lines = [
         f"Reproduce the whole table (all variants and seeds): `{whole}`",
         "",

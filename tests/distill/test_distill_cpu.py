@@ -18,7 +18,7 @@ from distill.cli import main
 from distill.sample import sample_cpu
 from evaluation.generate import Decoding
 
-from .conftest import TEACHER
+from .conftest import REPO, TEACHER
 
 BUDGET = 224  # recipes/countdown-mini.yaml's response budget
 
@@ -111,3 +111,54 @@ def test_gpu_sampling_sends_launch_evals_keys_plus_the_seed(mini_data, tmp_path,
     template = sent["+actor_rollout_ref.rollout.engine_kwargs.vllm.chat_template"]
     assert Path(template).read_text() == PASS_THROUGH_CHAT_TEMPLATE
     verl_config.compose(sent)  # every key is one main_generation_server's ppo_trainer config knows
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_recipe_run_records_the_student_and_the_report_sets_it_beside_rl(
+    mini_data, tiny_student, tmp_path, capsys
+):
+    import shutil
+
+    import yaml
+
+    from reporting.report import build_report
+
+    recipe = tmp_path / "mini-distill.yaml"
+    section = {"teacher": str(TEACHER), "max_prompts": 4, "k": 4, "temperature": 1.0, "top_p": 1.0}
+    section |= {"max_tokens": BUDGET, "strict_format": True, "dedup": True, "max_per_prompt": 2}
+    section |= {"choice": "shortest", "eval": {"n": 1, "temperature": 1.0, "top_p": 1.0, "max_tokens": 32}}
+    section["sft"] = {"data.train_batch_size": 2, "data.micro_batch_size_per_gpu": 1}
+    section["sft"] |= {"data.use_dynamic_bsz": False, "data.max_length": 256, "trainer.total_epochs": 1}
+    body = {"base": str(REPO / "recipes" / "base.yaml"), "question": "q", "model": str(tiny_student)}
+    body |= {"task": "countdown-mini", "template": "mini", "profile": "cpu", "distill": section}
+    recipe.write_text(yaml.safe_dump(body | {"sweep": {"variants": {"tiny": {}}, "seeds": [1]}}))
+    results = tmp_path / "results"
+    dirs = ["--data-dir", str(mini_data.parents[1]), "--results-dir", str(results)]
+    dirs += ["--checkpoints-dir", str(tmp_path / "ckpt"), "--device", "cpu"]
+    assert main(["run", str(recipe), *dirs]) == 0
+    run_dir = results / "mini-distill" / "runs" / "mini-distill__tiny__s1"
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["kind"] == "distill" and record["status"] == "finished"
+    assert set(record["stage_seconds"]) == {"data", "sft", "eval"}
+    assert (run_dir / "distill.json").is_file() and (run_dir / "metrics.jsonl").is_file()
+    result = json.loads((run_dir / "eval" / "countdown-mini.json").read_text())  # named by the task
+    capsys.readouterr()
+    assert main(["run", str(recipe), *dirs]) == 2
+    assert "already finished" in capsys.readouterr().err
+
+    # An RL run of the same student model (the committed no_prior record, pointed at the tiny student).
+    rl_dir = results / "countdown-mini" / "runs" / "countdown-mini__no_prior__s1"
+    source = REPO / "results" / "countdown-mini" / "runs" / rl_dir.name
+    rl_dir.mkdir(parents=True)
+    shutil.copy(source / "metrics.jsonl", rl_dir / "metrics.jsonl")
+    rl_record = json.loads((source / "run.json").read_text()) | {"model": str(tiny_student)}
+    (rl_dir / "run.json").write_text(json.dumps(rl_record))
+    summary = build_report("mini-distill", results).summary.read_text()
+    distilled = (
+        f"| `{tiny_student}` | distilled from {TEACHER} | 1 | {100 * result['greedy_acc']:.1f} (greedy) |"
+    )
+    assert distilled in summary
+    assert (
+        f"| `{tiny_student}` | RL: countdown-mini no_prior | 1 | 6.6 (greedy, final step) | 9.8 |" in summary
+    )
