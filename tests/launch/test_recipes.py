@@ -18,6 +18,7 @@ SHIPPED = [
     "countdown-3b",
     "countdown-ablations",
     "countdown-distill",
+    "countdown-mini-distill",
     "countdown-mini",
     "game24-3b",
     "math-1.5b",
