@@ -6,8 +6,8 @@ The fixture wraps the tiny Qwen2 in FSDP2 inside a one-process gloo group and sa
 """
 
 import os
-from pathlib import Path
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +21,9 @@ from evaluation.checkpoint import (
 from launch.cpu_backend.tiny_model import build_tiny_model
 
 
-def save_verl_checkpoint(model_dir, actor_dir, store_path, save_contents=("model", "optimizer", "extra")) -> None:
+def save_verl_checkpoint(
+    model_dir, actor_dir, store_path, save_contents=("model", "optimizer", "extra")
+) -> None:
     import torch
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
