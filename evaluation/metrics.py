@@ -30,6 +30,7 @@ class ScoredSample:
     formatted: bool
     response_chars: int
     has_verify: bool
+    has_search: bool
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -95,11 +96,13 @@ def aggregate(
         "mean_response_length": _mean(sample.response_chars for sample in flat),
         "response_length_unit": "chars",
         "verification_rate": _mean(sample.has_verify for sample in flat),
+        "search_rate": _mean(sample.has_search for sample in flat),
     }
     if greedy is not None:
         if len(greedy) != len(per_prompt):
             raise ValueError(f"greedy pass has {len(greedy)} prompts, the sampled pass {len(per_prompt)}")
         metrics["greedy_acc"] = _mean(sample.acc for sample in greedy)
+        metrics["greedy_search_rate"] = _mean(sample.has_search for sample in greedy)
     return metrics
 
 
@@ -112,6 +115,7 @@ def sample_from_components(components: Mapping) -> ScoredSample:
             formatted=bool(components["format"]),
             response_chars=int(components["response_chars"]),
             has_verify=bool(components["has_verify"]),
+            has_search=bool(components["has_search"]),
         )
     except KeyError as missing:
         raise ValueError(f"reward components lack {missing}; got keys {sorted(components)}") from None

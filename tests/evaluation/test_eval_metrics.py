@@ -16,9 +16,17 @@ def brute_force_pass_at_k(correct: list[bool], k: int) -> float:
 
 
 def sample(
-    pred: str, acc: bool, *, formatted: bool = True, chars: int = 10, verify: bool = False
+    pred: str,
+    acc: bool,
+    *,
+    formatted: bool = True,
+    chars: int = 10,
+    verify: bool = False,
+    search: bool = False,
 ) -> ScoredSample:
-    return ScoredSample(acc=acc, pred=pred, formatted=formatted, response_chars=chars, has_verify=verify)
+    return ScoredSample(
+        acc=acc, pred=pred, formatted=formatted, response_chars=chars, has_verify=verify, has_search=search
+    )
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=9), st.data())
@@ -92,8 +100,8 @@ def test_k_values_are_powers_of_two_and_n():
 
 def test_aggregate_hand_checked():
     prompt_a = [
-        sample("4", True, chars=10, verify=True),
-        sample("5", False, chars=20),
+        sample("4", True, chars=10, verify=True, search=True),
+        sample("5", False, chars=20, search=True),
         sample("4", True, chars=30),
     ]
     prompt_b = [
@@ -101,7 +109,7 @@ def test_aggregate_hand_checked():
         sample("9", False, chars=50),
         sample("8", True, chars=60),
     ]
-    greedy = [sample("4", True), sample("9", False)]
+    greedy = [sample("4", True, search=True), sample("9", False)]
     metrics = aggregate([prompt_a, prompt_b], greedy=greedy)
     assert metrics["n"] == 3
     assert metrics["num_prompts"] == 2
@@ -113,7 +121,8 @@ def test_aggregate_hand_checked():
     assert metrics["format_rate"] == pytest.approx(5 / 6)
     assert metrics["mean_response_length"] == 35.0
     assert metrics["verification_rate"] == pytest.approx(1 / 6)
-    assert metrics["greedy_acc"] == 0.5
+    assert metrics["search_rate"] == pytest.approx(2 / 6)
+    assert metrics["greedy_acc"] == metrics["greedy_search_rate"] == 0.5
 
 
 def test_aggregate_rejects_ragged_and_mismatched_inputs():
