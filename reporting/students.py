@@ -24,7 +24,9 @@ from datetime import datetime
 from pathlib import Path
 
 from reporting.runs import RunRecord, load_recipe_runs
-from reporting.stats import VAL_ACC, accuracy_stats, curve_keys, mean_std
+from reporting.stats import CURVES, VAL_ACC, AccuracyStats, Curve, accuracy_stats, curve_keys, mean_std
+
+SEARCH_RATE = next(curve for curve in CURVES if curve.name == "search_rate")
 
 DISTILL_KIND = "distill"
 
@@ -40,6 +42,7 @@ class StudentRow:
     seeds: str
     accuracy: str  # mean ± std %, with what it measures
     start: str  # the same model before training, where the records have it
+    search: str  # greedy share of responses that search (Countdown's has_search)
     mean_at_n: str
     sampled: str  # responses sampled to train it
     updates: str
@@ -93,6 +96,7 @@ def distill_row(model: str, runs: Sequence[RunRecord]) -> StudentRow:
         seeds=",".join(str(run.seed) for run in runs),
         accuracy=f"{_pct([r['greedy_acc'] for r in evals if 'greedy_acc' in r])} (greedy)",
         start="—",
+        search=_pct([r["greedy_search_rate"] for r in evals if "greedy_search_rate" in r]),
         mean_at_n=f"{_pct([r['mean@n'] for r in evals if 'mean@n' in r])} (mean@{'/'.join(map(str, ns)) or '?'})",
         sampled=f"{_mean_int(sampled)} (teacher)",
         updates=_mean_int(steps),
@@ -131,9 +135,13 @@ def _validated_greedily(run: RunRecord) -> bool:
     return overrides.get("actor_rollout_ref.rollout.val_kwargs.temperature") == 0
 
 
+def _final(runs: Sequence[RunRecord], curve: Curve) -> AccuracyStats | None:
+    keys = curve_keys(runs, curve)
+    return accuracy_stats(runs, next(iter(keys.values()))) if len(keys) == 1 else None
+
+
 def rl_row(model: str, label: str, runs: Sequence[RunRecord]) -> StudentRow:
-    keys = curve_keys(runs, VAL_ACC)
-    stats = accuracy_stats(runs, next(iter(keys.values()))) if len(keys) == 1 else None
+    stats, search = _final(runs, VAL_ACC), _final(runs, SEARCH_RATE)
     measured = "greedy" if all(map(_validated_greedily, runs)) else "validation, val_kwargs"
     computes = [c for c in map(rl_compute, runs) if c is not None]
     seconds = [_attempt_seconds(run.meta) for run in runs]
@@ -150,6 +158,7 @@ def rl_row(model: str, label: str, runs: Sequence[RunRecord]) -> StudentRow:
         seeds=",".join(str(run.seed) for run in runs),
         accuracy=f"{cell(stats.final if stats else None)} ({measured}, final step)",
         start=cell(stats.first if stats else None),
+        search=cell(search.final if search else None),
         mean_at_n="—",
         sampled=f"{_mean_int([c[0] for c in computes])} (own rollouts)",
         updates=_mean_int([c[1] for c in computes]),
@@ -187,7 +196,8 @@ def students_rows(runs: Sequence[RunRecord], results_dir: Path) -> list[StudentR
 STUDENT_NOTES = [
     "- **accuracy**: mean ± sample std over seeds on the test split. Distilled: the student's `greedy_acc` "
     "(eval/<task>.json). RL: the last validation `acc`, greedy where verl validated at temperature 0.",
-    "- **before**: the same model's validation accuracy at step 0 of its RL run (the untrained student).",
+    "- **before**: the same model's validation accuracy at step 0 of its RL run (the untrained student). "
+    "**search**: greedy share of responses that search (`has_search`), at the end of training.",
     "- **sampled**: responses generated to train it: the teacher's samples for a distilled student (the "
     "teacher's own RL run not counted), the student's rollouts for RL. **updates**: optimizer steps (SFT "
     "steps; RL steps x mini-batches x PPO epochs). **wall**: minutes of the run (distill: data + SFT + eval).",
@@ -204,6 +214,7 @@ def students_table(runs: Sequence[RunRecord], results_dir: Path) -> list[str]:
         "seeds",
         "accuracy %",
         "before %",
+        "search %",
         "sampled acc %",
         "sampled",
         "SFT traces",
@@ -218,6 +229,7 @@ def students_table(runs: Sequence[RunRecord], results_dir: Path) -> list[str]:
             row.seeds,
             row.accuracy,
             row.start,
+            row.search,
             row.mean_at_n,
             row.sampled,
             row.traces,

@@ -43,7 +43,7 @@ def write_distill_run(results: Path, run_id: str, greedy: float, mean_at_n: floa
     (run_dir / "distill.json").write_text(json.dumps({"counts": counts}))
     lines = [{"step": step, "data": {"train/loss": 2.0 / step}} for step in range(1, 81)]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    result = {"n": 4, "greedy_acc": greedy, "mean@n": mean_at_n}
+    result = {"n": 4, "greedy_acc": greedy, "mean@n": mean_at_n, "greedy_search_rate": 1.0}
     (run_dir / "eval" / "countdown.json").write_text(json.dumps(result))
     return run_dir
 
@@ -82,7 +82,8 @@ def test_students_sit_beside_the_rl_runs_of_the_same_model(tmp_path):
     )
     assert distilled.wall_min == "8"
     # The committed no_prior run: greedy validation 9.8% at step 0, 6.6% at step 30, 4 minutes.
-    assert (rl.accuracy, rl.start) == ("6.6 (greedy, final step)", "9.8")
+    assert (rl.accuracy, rl.start, rl.search) == ("6.6 (greedy, final step)", "9.8", "0.0")
+    assert distilled.search == "100.0 ± 0.0"
     assert (rl.sampled, rl.updates, rl.wall_min) == ("3,840 (own rollouts)", "60", "4")
 
 
