@@ -15,18 +15,31 @@ from typing import Any
 VERSIONED_PACKAGES = ("zerolab", "verl", "vllm", "torch", "transformers", "ray")
 
 
+# What runs write into the checkout themselves: new files there say nothing about the code that ran.
+RUN_OUTPUT_DIRS = ("results/",)
+
+
 def git_state(root: Path) -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the checkout at `root`; (None, None) outside a git checkout (a Ray job's copy)."""
+    """(commit, dirty) of the checkout at `root`; (None, None) outside a git checkout (a Ray job's copy).
+
+    Dirty: a tracked file changed, or an untracked file outside results/ (a run's own new records would
+    otherwise mark every later run of a sweep dirty)."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         )
         status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return None, None
-    return commit.stdout.strip(), bool(status.stdout.strip())
+    changes = [line for line in status.stdout.splitlines() if line.strip()]
+    dirty = any(not (line.startswith("?? ") and line[3:].startswith(RUN_OUTPUT_DIRS)) for line in changes)
+    return commit.stdout.strip(), dirty
 
 
 def versions() -> dict[str, str | None]:

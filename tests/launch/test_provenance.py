@@ -1,10 +1,11 @@
 """One provenance record: run.json and eval outputs carry the same keys, which the report reads."""
 
+import subprocess
 from dataclasses import asdict
 
 from evaluation import evaluate
 from evaluation.generate import Decoding, Hardware
-from launch.provenance import provenance
+from launch.provenance import git_state, provenance
 from launch.recipe import REPO_ROOT
 
 KEYS = {"git_commit", "git_dirty", "versions", "hardware"}
@@ -16,6 +17,24 @@ def test_provenance_names_the_code_the_packages_and_the_hardware():
     assert record["git_commit"] and isinstance(record["git_dirty"], bool)
     assert record["versions"]["verl"] == "0.9.1" and "zerolab" in record["versions"]
     assert record["hardware"] == {"device": "cpu", "gpu_model": None, "gpu_count": 0}
+
+
+def test_new_run_records_do_not_make_the_checkout_dirty_but_code_does(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "train.py").write_text("steps = 1\n")
+    git("add", "train.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / "results" / "r" / "runs" / "r__a__s1").mkdir(parents=True)
+    (tmp_path / "results" / "r" / "runs" / "r__a__s1" / "run.json").write_text("{}")
+    assert git_state(tmp_path)[1] is False
+    (tmp_path / "helper.py").write_text("")  # new code outside results/
+    assert git_state(tmp_path)[1] is True
+    (tmp_path / "helper.py").unlink()
+    (tmp_path / "train.py").write_text("steps = 2\n")
+    assert git_state(tmp_path)[1] is True
 
 
 def test_eval_outputs_carry_the_run_records_provenance_keys(tmp_path, monkeypatch):
