@@ -37,7 +37,7 @@ PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(PROFILE_ARG)
 DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
-.PHONY: help install test lint fmt data smoke mini validate plan train sweep report doctor eval eval-checkpoints bench countdown-3b clean-env
+.PHONY: help install test lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= PROFILE= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
@@ -83,6 +83,9 @@ sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to onl
 	@# ray/slurm jobs run this environment's python on GPU nodes: build the GPU env even on a login node without GPUs.
 	@$(if $(filter local,$(LAUNCHER)),$(INSTALL) $(INSTALL_MODE),GPU_ELSEWHERE=1 $(INSTALL) gpu)
 	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(DIR_ARGS) $(PROFILE_ARG) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(JOB_PYTHON),--python $(JOB_PYTHON)) $(if $(DRY_RUN),--dry-run)
+
+distill: install ## teacher samples -> rule filter -> verl SFT -> eval for each run of a distill RECIPE (VARIANT=, SEED=, DEVICE=cpu)
+	$(PY) -m launch distill run $(RECIPE) $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(if $(DEVICE),--device $(DEVICE)) $(DIR_ARGS)
 
 report: install ## curves and summary.md for RECIPE from its run records in results/
 	$(PY) -m launch report $(RECIPE)
