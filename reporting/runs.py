@@ -47,6 +47,12 @@ class RunRecord:
         return f"s{self.seed}" if self.seed is not None else "s?"
 
     @property
+    def commit_label(self) -> str:
+        """The code it ran: the commit's first 10 hex digits, `-dirty` when the checkout had changes."""
+        commit = (self.meta.get("git_commit") or "")[:10]
+        return f"{commit}-dirty" if commit and self.meta.get("git_dirty") else commit
+
+    @property
     def aggregated(self) -> bool:
         """Only cleanly finished runs with metrics enter the mean ± std; the rest get their own row."""
         return self.status == "finished" and bool(self.metrics)

@@ -48,6 +48,7 @@ class StudentRow:
     updates: str
     wall_min: str
     traces: str  # distillation: SFT traces kept (of the teacher's samples)
+    commit: str
 
 
 def _pct(values: Sequence[float]) -> str:
@@ -66,6 +67,10 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _commits(runs: Sequence[RunRecord]) -> str:
+    return ", ".join(sorted({run.commit_label for run in runs if run.commit_label})) or "—"
 
 
 def eval_results(run: RunRecord) -> list[dict]:
@@ -102,6 +107,7 @@ def distill_row(model: str, runs: Sequence[RunRecord]) -> StudentRow:
         updates=_mean_int(steps),
         wall_min=_mean_int([s / 60 for s in seconds if s]) if any(seconds) else "—",
         traces=f"{_mean_int(kept)} of {_mean_int(sampled)}" if kept else "—",
+        commit=_commits(runs),
     )
 
 
@@ -164,6 +170,7 @@ def rl_row(model: str, label: str, runs: Sequence[RunRecord]) -> StudentRow:
         updates=_mean_int([c[1] for c in computes]),
         wall_min=_mean_int([s / 60 for s in seconds if s]) if any(seconds) else "—",
         traces="—",
+        commit=_commits(runs),
     )
 
 
@@ -220,6 +227,7 @@ def students_table(runs: Sequence[RunRecord], results_dir: Path) -> list[str]:
         "SFT traces",
         "updates",
         "wall (min)",
+        "commit",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -235,6 +243,7 @@ def students_table(runs: Sequence[RunRecord], results_dir: Path) -> list[str]:
             row.traces,
             row.updates,
             row.wall_min,
+            row.commit,
         ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return lines + ["", *STUDENT_NOTES]

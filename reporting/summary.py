@@ -60,11 +60,6 @@ def _hardware(run: RunRecord) -> str:
     return f"{hardware.get('gpu_count', '?')}× {hardware['gpu_model']}"
 
 
-def _commit(run: RunRecord) -> str:
-    commit = (run.meta.get("git_commit") or "")[:10]
-    return f"{commit}-dirty" if commit and run.meta.get("git_dirty") else commit
-
-
 def _wandb(run: RunRecord) -> str:
     wandb = run.meta.get("wandb") or {}
     if wandb.get("url"):
@@ -87,7 +82,7 @@ def _row(label: str, seeds: str, status: str, runs: Sequence[RunRecord], acc_key
         _number(sum(gpu_hours), 2) if gpu_hours else "—",
         _number(per_seed_mean(runs, "perf/throughput", reduce=statistics.median)),
         _unique(_hardware(run) for run in runs),
-        _unique(_commit(run) for run in runs),
+        _unique(run.commit_label for run in runs),
         " ".join(filter(None, (_wandb(run) for run in runs))) or "—",
     ]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"

@@ -85,6 +85,9 @@ def test_students_sit_beside_the_rl_runs_of_the_same_model(tmp_path):
     assert (rl.accuracy, rl.start, rl.search) == ("6.6 (greedy, final step)", "9.8", "0.0")
     assert distilled.search == "100.0 ± 0.0"
     assert (rl.sampled, rl.updates, rl.wall_min) == ("3,840 (own rollouts)", "60", "4")
+    recorded = json.loads((RL_RUN / "run.json").read_text())
+    assert rl.commit == recorded["git_commit"][:10] + ("-dirty" if recorded["git_dirty"] else "")
+    assert distilled.commit == "—"  # these hand-written records name no commit
 
 
 def test_the_distill_summary_is_the_students_table(tmp_path):
