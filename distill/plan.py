@@ -15,7 +15,6 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from evaluation.evaluate import read_split
 from evaluation.generate import Decoding
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT, Recipe, RecipeError
+from launch.records import now
 from launch.verl_config import VerlConfigError
 
 
@@ -123,7 +123,7 @@ def run_distill(
         "run_id": run.run_id,
         "kind": "distill",
         "status": "running",
-        "started_at": _now(),
+        "started_at": now(),
         "student": run.student,
         "teacher": teacher,
         "teacher_run": run.section.teacher_run,
@@ -143,7 +143,7 @@ def run_distill(
             return work()
         except BaseException as error:
             record["stage_seconds"][name] = round(time.monotonic() - began, 1)
-            record.update(status="failed", error=f"{name}: {error}", ended_at=_now())
+            record.update(status="failed", error=f"{name}: {error}", ended_at=now())
             write_record()
             raise
         finally:
@@ -189,7 +189,7 @@ def run_distill(
             str(checkpoint), split, eval_decoding, run.run_dir / "eval", device=device, seed=run.seed
         ),
     )
-    record.update(status="finished", ended_at=_now(), wall_seconds=round(time.monotonic() - started, 1))
+    record.update(status="finished", ended_at=now(), wall_seconds=round(time.monotonic() - started, 1))
     write_record()
     return result
 
@@ -199,7 +199,3 @@ def _status(record: Path) -> str | None:
         return json.loads(record.read_text()).get("status")
     except (OSError, ValueError, AttributeError):
         return None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

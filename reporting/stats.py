@@ -90,6 +90,14 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
     return mean, statistics.stdev(values) if len(values) > 1 else None
 
 
+def percent_cell(value: tuple[float, float | None] | None) -> str:
+    """A (mean, std) share as a table cell: `61.6 ± 7.5`, `9.8` without a std, `—` without a value."""
+    if value is None:
+        return "—"
+    mean, std = value
+    return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
 @dataclass(frozen=True)
 class Band:
     steps: list[int]

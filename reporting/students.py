@@ -24,7 +24,16 @@ from datetime import datetime
 from pathlib import Path
 
 from reporting.runs import RunRecord, load_recipe_runs
-from reporting.stats import CURVES, VAL_ACC, AccuracyStats, Curve, accuracy_stats, curve_keys, mean_std
+from reporting.stats import (
+    CURVES,
+    VAL_ACC,
+    AccuracyStats,
+    Curve,
+    accuracy_stats,
+    curve_keys,
+    mean_std,
+    percent_cell,
+)
 
 SEARCH_RATE = next(curve for curve in CURVES if curve.name == "search_rate")
 
@@ -52,10 +61,7 @@ class StudentRow:
 
 
 def _pct(values: Sequence[float]) -> str:
-    if not values:
-        return "—"
-    mean, std = mean_std(values)
-    return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
+    return percent_cell(mean_std(values) if values else None)
 
 
 def _mean_int(values: Sequence[float]) -> str:
@@ -152,19 +158,13 @@ def rl_row(model: str, label: str, runs: Sequence[RunRecord]) -> StudentRow:
     computes = [c for c in map(rl_compute, runs) if c is not None]
     seconds = [_attempt_seconds(run.meta) for run in runs]
 
-    def cell(value) -> str:
-        if value is None:
-            return "—"
-        mean, std = value
-        return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
-
     return StudentRow(
         model=model,
         how=f"RL: {label}",
         seeds=",".join(str(run.seed) for run in runs),
-        accuracy=f"{cell(stats.final if stats else None)} ({measured}, final step)",
-        start=cell(stats.first if stats else None),
-        search=cell(search.final if search else None),
+        accuracy=f"{percent_cell(stats.final if stats else None)} ({measured}, final step)",
+        start=percent_cell(stats.first if stats else None),
+        search=percent_cell(search.final if search else None),
         mean_at_n="—",
         sampled=f"{_mean_int([c[0] for c in computes])} (own rollouts)",
         updates=_mean_int([c[1] for c in computes]),

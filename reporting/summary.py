@@ -20,6 +20,7 @@ from reporting.stats import (
     accuracy_stats,
     curve_keys,
     per_seed_mean,
+    percent_cell,
     steps_reached,
 )
 from reporting.students import is_distill
@@ -36,13 +37,6 @@ STATS_NOTES = [
     "the status cell; such seeds stay in the mean ± std (dropping them would flatter the variant). "
     "The Doctor section below and `make doctor RUN_DIR=...` give them in full.",
 ]
-
-
-def _pct(value: tuple[float, float | None] | None) -> str:
-    if value is None:
-        return "—"
-    mean, std = value
-    return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
 def _number(value: float | None, digits: int = 0) -> str:
@@ -71,8 +65,8 @@ def _row(label: str, seeds: str, status: str, runs: Sequence[RunRecord], acc_key
     cells = [label, seeds, status]
     for key in acc_keys.values():
         stats = accuracy_stats(runs, key) if runs else AccuracyStats(None, None, None, None)
-        best = "—" if stats.best is None else f"{_pct(stats.best)} @ {stats.best_step}"
-        cells += [_pct(stats.first), _pct(stats.final), best]
+        best = "—" if stats.best is None else f"{percent_cell(stats.best)} @ {stats.best_step}"
+        cells += [percent_cell(stats.first), percent_cell(stats.final), best]
     gpu_hours = [
         run.meta.get("gpu_hours") for run in runs if isinstance(run.meta.get("gpu_hours"), (int, float))
     ]
