@@ -167,6 +167,7 @@ def test_validation_runs_greedy_through_vllm_and_dumps_rollouts(tier):
         [Sampling(max_tokens=32, temperature=0.0)] * len(prompts),
         eos_token_id=model.generation_config.eos_token_id,
         pad_token_id=model.generation_config.pad_token_id,
+        generator=torch.Generator().manual_seed(0),
     )
     cpu_outputs = [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]
     assert cpu_outputs == [row["output"] for row in validation]
