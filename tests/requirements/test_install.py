@@ -94,16 +94,17 @@ def test_an_unchanged_environment_is_not_reinstalled():
     assert time.monotonic() - started < 10
 
 
-def test_a_venv_built_for_the_other_mode_is_not_overwritten(tmp_path):
+@pytest.mark.parametrize("built, asked", [("gpu", "cpu"), ("vllm-cpu", "cpu"), ("cpu", "vllm-cpu")])
+def test_a_venv_built_for_the_other_mode_is_not_overwritten(tmp_path, built, asked):
     venv = tmp_path / "venv"
     venv.mkdir()
-    (venv / ".zerolab-install-stamp").write_text("gpu-3.11-0123456789abcdef\n")
+    (venv / ".zerolab-install-stamp").write_text(f"{built}-3.11-0123456789abcdef\n")
     result = subprocess.run(
-        ["bash", str(INSTALL), "cpu"], capture_output=True, text=True, env={**os.environ, "VENV": str(venv)}
+        ["bash", str(INSTALL), asked], capture_output=True, text=True, env={**os.environ, "VENV": str(venv)}
     )
     assert (
         result.returncode == 1
-        and "holds the gpu environment" in result.stderr
+        and f"holds the {built} environment; this is a {asked} install" in result.stderr
         and f"rm -rf {venv}" in result.stderr
     )
 
