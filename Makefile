@@ -65,7 +65,7 @@ smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny lo
 	$(PY) -m launch smoke
 
 mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (VARIANT=, SEED=, STEPS=)
-	$(PY) -m launch mini $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS))
+	$(PY) -m mini $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS))
 
 validate: install ## check every run of every shipped recipe against the pinned verl schema and its GPU memory (PROFILE=)
 	$(PY) -m launch validate $(PROFILE_ARG)

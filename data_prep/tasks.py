@@ -25,19 +25,39 @@ class Task:
     template: str = "base"  # the prompt template it is built with by default
 
 
+@dataclass(frozen=True)
+class CountdownSize:
+    """How big a Countdown problem is: `count` numbers in 1..max_number, a target in 1..max_target."""
+
+    count: int
+    max_number: int
+    max_target: int
+
+    @property
+    def max_value(self) -> int:
+        """The largest value `count` numbers reach (their product at max_number)."""
+        return self.max_number**self.count
+
+    def data_prep_args(self) -> tuple[str, ...]:
+        return (
+            *("--min-numbers", str(self.count), "--max-numbers", str(self.count)),
+            *("--max-number", str(self.max_number), "--max-target", str(self.max_target)),
+        )
+
+
+# The CPU miniature's problem size (recipes/countdown-mini.yaml): its split, its base model's corpus and its
+# tokenizer's integer tokens (mini/base) all read this one spec.
+MINI_SIZE = CountdownSize(count=3, max_number=9, max_target=100)
+
 # Response budgets: Countdown/24: TinyZero trained and validated at 1024. gsm8k: short chains fit in 1024.
 # Competition math: long chains get cut at 1024, so 4096.
 _TASKS = [
     Task("countdown", ("countdown",), ("countdown",), "countdown", 1024),
-    # The CPU miniature (recipes/countdown-mini.yaml): 3 numbers in 1..9, 2,145 distinct problems in all, so
-    # 256 test + 1,536 train leave room for the generator's draws; its base model never saw the test split.
+    # The CPU miniature (MINI_SIZE): 3 numbers in 1..9, 2,145 distinct problems in all, so 256 test + 1,536
+    # train leave room for the generator's draws; its base model never saw the test split.
     Task(
         "countdown-mini",
-        (
-            "countdown",
-            *("--min-numbers", "3", "--max-numbers", "3", "--max-number", "9"),
-            *("--train-size", "1536", "--test-size", "256"),
-        ),
+        ("countdown", *MINI_SIZE.data_prep_args(), *("--train-size", "1536", "--test-size", "256")),
         ("countdown",),
         "countdown",
         1024,

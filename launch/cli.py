@@ -1,5 +1,5 @@
 """The run commands: `plan` prints what would run, `train` runs one run here, `sweep` runs them all with a
-launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run, `smoke` is `make smoke`, `mini` is `make mini`.
+launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run, `smoke` is `make smoke`.
 Thin argparse layers over the run side's library functions; output is written here, not in the library.
 
 Nothing launches before the plan validates against the pinned verl (launch.validate).
@@ -10,7 +10,6 @@ Nothing launches before the plan validates against the pinned verl (launch.valid
     python -m launch sweep countdown-ablations --launcher {local,ray,slurm} [--dry-run]
     python -m launch doctor RUN_DIR [RUN_DIR ...] [--json]
     python -m launch smoke [--steps 2] [--out outputs/smoke]
-    python -m launch mini [--variant grpo] [--seed 1] [--steps N]
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from launch import estimate, hardware, verl_config
@@ -308,11 +308,10 @@ def doctor_main(argv: list[str]) -> int:
     return 2 if unreadable else 1 if found else 0
 
 
-def smoke_main(argv: list[str]) -> int:
-    """`make smoke`: the smoke run (launch.smoke), then the report of its records through the front door's
-    `report` command, as `python -m launch report` would build it."""
+def smoke_main(argv: list[str], report: Callable[[list[str]], int]) -> int:
+    """`make smoke`: the smoke run (launch.smoke), then the report of its records with `report` (the front
+    door passes reporting's `python -m launch report`: the run side never imports reporting)."""
     from launch import smoke
-    from launch.__main__ import run_command
 
     parser = argparse.ArgumentParser(prog="python -m launch smoke", description=smoke.__doc__.split("\n")[0])
     parser.add_argument(
@@ -342,7 +341,7 @@ def smoke_main(argv: list[str]) -> int:
     print(f"smoke: trainer {result.status} in {seconds:.0f} s (attempt {result.attempt})", flush=True)
     stage("building the report from the run's records")
     results = out / "results"
-    report_code = run_command("report", [smoke.RECIPE, "--results-dir", str(results)])
+    report_code = report([smoke.RECIPE, "--results-dir", str(results)])
     run_dir = REPO_ROOT / plan.run_dir
     print(f"\nsmoke: {result.status}{f' ({result.reason})' if result.reason else ''}")
     print(f"  metrics: {run_dir / 'metrics.jsonl'}")
@@ -350,35 +349,3 @@ def smoke_main(argv: list[str]) -> int:
     print(f"  report:  {results / smoke.RECIPE / 'summary.md'}")
     print(f"  wandb (offline): {run_dir / 'wandb'}")
     return 0 if result.status == "finished" and report_code == 0 else 1
-
-
-def mini_main(argv: list[str]) -> int:
-    """`make mini`: data, bases and every selected run of countdown-mini on the CPU (launch.mini), then the
-    report of its records through the front door's `report` command."""
-    import subprocess
-
-    from launch import mini
-    from launch.__main__ import run_command
-
-    parser = argparse.ArgumentParser(prog="python -m launch mini", description=mini.__doc__.split("\n")[0])
-    parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all)")
-    parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
-    parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records and the report go")
-    parser.add_argument("--data-dir", default=DATA_DIR, help="where the countdown-mini split is built")
-    parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
-    args = parser.parse_args(argv)
-
-    def progress(line: str) -> None:
-        print(f"=== mini: {line}", flush=True)
-
-    try:
-        failed = mini.run_mini(
-            args.variant, args.seed, args.steps, args.results_dir, args.data_dir, args.rerun, progress
-        )
-    except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
-        return _fail("mini", error)
-    report = run_command("report", [mini.RECIPE, "--results-dir", args.results_dir])
-    if failed:
-        print("mini: runs that did not finish: " + "; ".join(failed), file=sys.stderr)
-    return 1 if failed or report else 0

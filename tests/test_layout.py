@@ -14,12 +14,13 @@ from launch.__main__ import COMMANDS
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, list_recipes, load_recipe
 
-PACKAGES = ("data_prep", "rewards", "launch", "evaluation", "reporting", "distill")
+PACKAGES = ("data_prep", "rewards", "launch", "evaluation", "reporting", "distill", "mini")
+FRONT_DOOR = "launch.__main__"  # `python -m launch`: routes to every stage's command (its COMMANDS table)
 # The run side's drivers and launchers: what evaluation and reporting must never reach into (they may read
 # run records, the recipe, provenance and the doctor's rules).
 RUN_DRIVERS = {
-    "launch.__main__", "launch.cli", "launch.smoke", "launch.mini", "launch.attempt",
-    "launch.slurm", "launch.ray_jobs", "launch.preflight",
+    "launch.__main__", "launch.cli", "launch.smoke", "launch.attempt",
+    "launch.slurm", "launch.ray_jobs", "launch.preflight", "mini", "mini.__main__", "mini.run", "mini.probe",
 }  # fmt: skip
 
 
@@ -48,14 +49,45 @@ def _imports(path: Path) -> set[str]:
     return {name for name in names if name in MODULES}
 
 
+def _routes() -> set[str]:
+    """The front door's table as imports: every "module:function" it loads when a command runs."""
+    routes = {target.split(":")[0] for target, _ in COMMANDS.values()}
+    unknown = routes - set(MODULES)
+    assert not unknown, f"launch/__main__.py routes to modules that do not exist: {unknown}"
+    return routes - {FRONT_DOOR}
+
+
 GRAPH = {name: _imports(path) for name, path in MODULES.items()}
+GRAPH[FRONT_DOOR] |= _routes()
+
+
+def test_the_front_door_routes_by_a_table_of_module_function_strings_only():
+    for target, help_text in COMMANDS.values():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
+        assert help_text
+
+
+def test_nothing_imports_the_front_door():
+    assert not {module for module, targets in GRAPH.items() if FRONT_DOOR in targets}
+
+
+def test_only_the_miniature_itself_imports_the_miniature():
+    wrong = {
+        (module, target)
+        for module, targets in GRAPH.items()
+        if module.split(".")[0] != "mini" and module != FRONT_DOOR
+        for target in targets
+        if target.split(".")[0] == "mini"
+    }
+    assert not wrong
 
 
 def test_the_run_side_never_imports_evaluation_or_reporting():
     wrong = {
         (module, target)
         for module, targets in GRAPH.items()
-        if module.startswith("launch")
+        if module.startswith("launch") and module != FRONT_DOOR
         for target in targets
         if target.split(".")[0] in ("evaluation", "reporting")
     }
@@ -148,11 +180,13 @@ def test_the_docstrings_commands_name_what_exists(module):
     for target in re.findall(r"`make ([a-z0-9-]+)", doc) + re.findall(r"^\s*make ([a-z0-9-]+)", doc, re.M):
         if target not in MAKE_TARGETS:
             problems.append(f"make {target}: no such target")
-    for dotted in re.findall(r"\b((?:launch|evaluation|reporting|data_prep|rewards)(?:\.\w+)+)", doc):
+    for dotted in re.findall(
+        r"(?<![\w/.-])((?:launch|evaluation|reporting|data_prep|rewards|mini)(?:\.\w+)+)", doc
+    ):
         if not _resolves(dotted.rstrip(".")):
             problems.append(f"{dotted}: no such module or name")
     for path in re.findall(
-        r"(?<![\w/])((?:launch|evaluation|reporting|data_prep|rewards)/[\w/]+\.py)\b", doc
+        r"(?<![\w/])((?:launch|evaluation|reporting|data_prep|rewards|mini)/[\w/]+\.py)\b", doc
     ):
         if not (REPO_ROOT / path).is_file():
             problems.append(f"no file {path}")

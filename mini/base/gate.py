@@ -9,7 +9,7 @@ On the held-out test split, scored by the real Countdown reward:
    (../shared/MINI_NOTES.md, first probe).
 The arithmetic of every `x op y = v` the forced responses write is checked too (reported, not gated).
 
-    python -m launch.cpu_backend.mini_base --out models/mini-base      # prints the gate
+    python -m mini.base --out models/mini-base      # prints the gate
 """
 
 from __future__ import annotations
