@@ -275,13 +275,13 @@ def attempt_main(argv: list[str]) -> int:
 
 def doctor_main(argv: list[str]) -> int:
     """Exit status: 0 nothing found, 1 findings, 2 some run's records could not be read."""
-    from launch.doctor import DoctorInputError
-    from launch.doctor_records import diagnose_run
+    from launch.doctor.checks import DoctorInputError
+    from launch.doctor.history import diagnose_run
 
     parser = argparse.ArgumentParser(
         prog="python -m launch doctor",
         description="Read run records and name the silent failures: one line per finding with its steps, "
-        "the values that triggered it and what to try first (thresholds: launch/doctor_rules.py).",
+        "the values that triggered it and what to try first (thresholds: launch/doctor/rules.py).",
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results/<recipe>/runs/<run-id>")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON instead")

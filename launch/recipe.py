@@ -2,7 +2,7 @@
 
 A recipe names the model, task, prompt template, reward options, hardware profile and `overrides:` in verl's
 own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds; `doctor:`
-overrides the run doctor's thresholds and names findings that stop the run (launch/doctor_rules.py);
+overrides the run doctor's thresholds and names findings that stop the run (launch/doctor/rules.py);
 `distill:` makes it a distillation recipe (teacher, filters, verl SFT keys: distill/recipe.py).
 Unknown fields and wrong types are errors naming the file and the field.
 
@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from launch.doctor_rules import DoctorSettings
+from launch.doctor.rules import DoctorSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES_DIR = REPO_ROOT / "recipes"

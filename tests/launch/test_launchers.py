@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from launch import attempt, doctor_live, ray_jobs, records, slurm
+from launch import attempt, ray_jobs, records, slurm
+from launch.doctor import live as doctor_live
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, load_recipe
 
