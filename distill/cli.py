@@ -210,7 +210,7 @@ def run_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m launch distill run", description="Run a distill recipe.")
     parser.add_argument("recipe", help="a recipe with a distill: section (e.g. countdown-distill)")
     parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
+    parser.add_argument("--seed", type=int, help="only this seed, any seed (default: all of sweep.seeds)")
     parser.add_argument("--device", choices=DEVICES, help="gpu: vLLM + GPU SFT; cpu: the CPU backend")
     parser.add_argument(
         "--force", action="store_true", help="replace a different data build; rerun a finished run"

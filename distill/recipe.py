@@ -57,8 +57,8 @@ def distill_runs(
     variants = recipe.sweep.variants
     if variant is not None and variant not in variants:
         raise RecipeError(f"{recipe.name} has no variant {variant!r}; variants: {', '.join(variants)}")
-    if seed is not None and seed not in recipe.sweep.seeds:
-        raise RecipeError(f"{recipe.name} has no seed {seed}; seeds: {recipe.sweep.seeds}")
+    if seed is not None and seed < 0:  # any other seed runs, as in launch.plan.expand
+        raise RecipeError(f"{recipe.name}: seed {seed} is negative; seeds are whole numbers >= 0")
     runs = []
     for name, patch in variants.items():
         if variant is not None and name != variant:

@@ -32,7 +32,7 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m launch {command}", description=description)
     parser.add_argument("recipe", help="recipe name in recipes/ (e.g. countdown-3b) or a YAML path")
     parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
+    parser.add_argument("--seed", type=int, help="only this seed, any seed (default: all of sweep.seeds)")
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records go (default: results)")
     parser.add_argument(

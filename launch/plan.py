@@ -181,8 +181,10 @@ def expand(recipe: Recipe, variant: str | None = None, seed: int | None = None):
     variants = recipe.sweep.variants
     if variant is not None and variant not in variants:
         raise RecipeError(f"{recipe.path}: no variant {variant!r}; variants: {', '.join(variants)}")
-    if seed is not None and seed not in recipe.sweep.seeds:
-        raise RecipeError(f"{recipe.path}: seed {seed} is not in sweep.seeds {recipe.sweep.seeds}")
+    # Any seed may be asked for (an extra seed needs no edit of the recipe, whose hash records name): the run
+    # id carries it. sweep.seeds is what a whole sweep runs.
+    if seed is not None and seed < 0:
+        raise RecipeError(f"{recipe.path}: seed {seed} is negative; seeds are whole numbers >= 0")
     grid_keys = list(recipe.sweep.grid)
     grid_points = [
         dict(zip(grid_keys, values, strict=True)) for values in itertools.product(*recipe.sweep.grid.values())

@@ -1,7 +1,7 @@
 """`python -m mini` (`make mini`): data, bases and every selected run of countdown-mini on the CPU (mini.run),
 then the report of its records, as `python -m launch report countdown-mini` builds it.
 
-    python -m mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results] [--rerun]
+    python -m mini [--variant grpo] [--seed 4] [--steps N] [--results-dir results] [--rerun]
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import argparse
 import subprocess
 import sys
 
+from launch.hardware import RECIPE_CHOICE
 from launch.plan import DATA_DIR, RESULTS_DIR
-from launch.recipe import RecipeError
+from launch.recipe import RecipeError, load_profile
 from launch.validate import RunInvalid
 from mini import RECIPE
 from mini.run import run_mini
@@ -21,12 +22,24 @@ from reporting.cli import report_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mini", description=__doc__.split("\n")[0])
     parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all)")
+    parser.add_argument("--seed", type=int, help="only this seed, any seed (default: all of sweep.seeds)")
     parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records and the report go")
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the countdown-mini split is built")
     parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
+    parser.add_argument(
+        "--profile",
+        help="accepted as by every run command (make PROFILE=); the miniature's runs are CPU runs, which keep "
+        "the cpu profile whatever is asked",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        try:
+            if args.profile != RECIPE_CHOICE:
+                load_profile(args.profile)  # an unknown name is an error listing the known ones
+        except RecipeError as error:
+            parser.error(str(error))
+        print(f"mini: profile: {RECIPE} runs on the CPU backend and keeps profile cpu", file=sys.stderr)
 
     def progress(line: str) -> None:
         print(f"=== mini: {line}", flush=True)
