@@ -2,5 +2,6 @@
 kept only when the rule reward accepts them, fine-tune a small student with verl 0.9.1's SFT trainer.
 
 sample.py (teacher generations) -> reject.py (filters, counts) -> write.py (SFT parquet + meta.json),
-build.py ties the three; sft.py (verl SFT keys checked, torchrun); evaluate.py; cli.py (`python -m launch distill`).
+build.py ties the three; sft.py (verl SFT keys checked, torchrun); evaluate.py; schema.py checks a recipe's
+`distill:` section; cli.py (`python -m distill`, also `python -m launch distill`).
 """

@@ -1,9 +1,11 @@
-"""`python -m launch distill data|sft|eval`: rejection-sampling distillation, one stage per subcommand.
+"""`python -m distill data|sft|eval|run|validate` (also `python -m launch distill ...`): rejection-sampling
+distillation, one stage per subcommand.
 
-    data  SPLIT --teacher MODEL --out DIR      sample k per prompt, keep what the rule reward accepts, write SFT data
-    sft   DIR --student MODEL --out CKPT_DIR   fine-tune with verl 0.9.1's SFT trainer [verl.key=value ...]
-    eval  MODEL --data TEST --out DIR          `launch eval` on GPU; the same files from the CPU sampler on CPU
-    run   RECIPE [--variant V] [--seed S]      all three for each run of a recipe with a distill: section
+    data      SPLIT --teacher MODEL --out DIR     sample k per prompt, keep what the rule reward accepts, write SFT data
+    sft       DIR --student MODEL --out CKPT_DIR  fine-tune with verl 0.9.1's SFT trainer [verl.key=value ...]
+    eval      MODEL --data TEST --out DIR         `launch eval` on GPU; the same files from the CPU sampler on CPU
+    run       RECIPE [--variant V] [--seed S]     all three for each run of a recipe with a distill: section
+    validate  [RECIPE ...]                        check every run of distillation recipes (SFT keys, teacher, data)
 
     python -m launch distill data data/countdown-mini/mini/train.parquet --teacher results/countdown-mini/base/search \\
         --k 8 --temperature 1.0 --max-tokens 224 --device cpu --out data/distill/mini
@@ -246,7 +248,36 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
-SUBCOMMANDS = {"data": data_main, "sft": sft_main, "eval": eval_main, "run": run_main}
+def validate_main(argv: list[str]) -> int:
+    from distill.plan import validate_distill_recipe
+    from launch.recipe import RecipeError, list_recipes, load_recipe
+    from launch.verl_config import VerlConfigError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m distill validate", description="Check every run of distillation recipes."
+    )
+    parser.add_argument("recipes", nargs="*", help="recipe names or YAML paths (default: every shipped one)")
+    parser.add_argument("--data-dir", default="data", help="where the data sets are built (default: data)")
+    parser.add_argument("--no-data-check", action="store_true", help="check configs only, not the data files")
+    args = parser.parse_args(argv)
+    try:
+        recipes = [load_recipe(name) for name in args.recipes or list_recipes()]
+        chosen = [recipe for recipe in recipes if recipe.distill is not None or args.recipes]
+        count = sum(validate_distill_recipe(r, not args.no_data_check, args.data_dir) for r in chosen)
+    except (RecipeError, VerlConfigError) as error:
+        sys.stderr.write(f"distill validate: error: {error}\n")
+        return 2
+    print(f"distill validate: {count} run(s) of {len(chosen)} distillation recipe(s) pass")
+    return 0
+
+
+SUBCOMMANDS = {
+    "data": data_main,
+    "sft": sft_main,
+    "eval": eval_main,
+    "run": run_main,
+    "validate": validate_main,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -24,7 +24,7 @@ from launch import estimate, hardware, verl_config
 from launch.attempt import run_attempt
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
 from launch.preflight import PreflightError, ensure_data, preflight
-from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
+from launch.recipe import REPO_ROOT, Recipe, RecipeError, list_recipes, load_recipe
 from launch.validate import RunInvalid, check_data, check_memory, validate_plans, validate_recipes
 
 
@@ -62,7 +62,7 @@ def _plans(args: argparse.Namespace, command: str) -> list[RunPlan]:
     recipe = load_recipe(args.recipe)
     if recipe.distill is not None:
         raise RecipeError(
-            f"{recipe.name} is a distillation recipe, not RL runs: python -m launch distill run {recipe.name}"
+            f"{recipe.name} is a distillation recipe, not RL runs: python -m distill run {recipe.name}"
         )
     return compile_recipe(
         recipe,
@@ -85,7 +85,9 @@ def _fail(command: str, error: Exception) -> int:
     return 1
 
 
-def validate_main(argv: list[str]) -> int:
+def validate_main(argv: list[str], distill_check: Callable[[Recipe, bool, str], int] | None = None) -> int:
+    """`python -m launch validate`: RL recipes here; a distillation recipe's runs are SFT runs, checked by
+    `distill_check` (the front door passes distill's, `python -m distill validate`: launch never imports it)."""
     parser = argparse.ArgumentParser(
         prog="python -m launch validate",
         description="Check every run of recipes against the pinned verl and the data.",
@@ -109,10 +111,11 @@ def validate_main(argv: list[str]) -> int:
                     [str(recipe.path)], not args.no_data_check, args.data_dir, profile=profile
                 )
                 continue
-            # A distillation recipe's runs are SFT runs: distill (a later stage) checks them.
-            from distill.plan import validate_distill_recipe
-
-            count += validate_distill_recipe(recipe, not args.no_data_check, args.data_dir)
+            if distill_check is None:
+                raise RecipeError(
+                    f"{recipe.name} is a distillation recipe: python -m distill validate {recipe.name}"
+                )
+            count += distill_check(recipe, not args.no_data_check, args.data_dir)
     except (RecipeError, RunInvalid, verl_config.VerlConfigError) as error:
         return _fail("validate", error)
     version = verl_config.PINNED_VERL_VERSION

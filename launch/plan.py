@@ -92,11 +92,11 @@ class RunPlan:
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.results_root) / self.recipe.name / "runs" / self.run_id
+        return run_dir(self.results_root, self.recipe.name, self.run_id)
 
     @property
     def checkpoint_dir(self) -> Path:
-        return Path(self.checkpoints_root) / self.recipe.name / self.run_id
+        return checkpoint_dir(self.checkpoints_root, self.recipe.name, self.run_id)
 
     def data_files(self) -> list[Path]:
         return [Path(self.overrides["data.train_files"]), *map(Path, self.overrides["data.val_files"])]
@@ -274,6 +274,21 @@ def _run_id(recipe: str, label: str, grid_point: Mapping[str, Any], seed: int) -
     return "__".join(
         [recipe, label, *(f"{_short_key(k)}{_slug(v)}" for k, v in grid_point.items()), f"s{seed}"]
     )
+
+
+def run_id(recipe: str, variant: str, seed: int, grid_point: Mapping[str, Any] | None = None) -> str:
+    """A run's id, RL or distillation: `<recipe>__<variant>[__<key><value>]__s<seed>`."""
+    return _run_id(recipe, variant, grid_point or {}, seed)
+
+
+def run_dir(results_root: str | Path, recipe: str, run_id: str) -> Path:
+    """Where a run's records live: <results>/<recipe>/runs/<run-id>/."""
+    return Path(results_root) / recipe / "runs" / run_id
+
+
+def checkpoint_dir(checkpoints_root: str | Path, recipe: str, run_id: str) -> Path:
+    """Where a run's checkpoints live: <checkpoints>/<recipe>/<run-id>/."""
+    return Path(checkpoints_root) / recipe / run_id
 
 
 def _derived_overrides(
