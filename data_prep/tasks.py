@@ -1,10 +1,11 @@
 """The task catalogue: every task ZeroLab trains or evaluates on, declared once.
 
 A task is what a recipe's `task:` / `val_tasks:` and `python -m launch eval --task` name. Its declaration
-says how `python -m data_prep` builds it, which `data_source` values its rows carry (the reward registry
+says how `python -m data_prep` builds it (build_command) and where its splits live (split_path:
+`<data>/<task>/<template>/{train,test}.parquet`, spelled nowhere else), which `data_source` values its rows carry (the reward registry
 keys on them), which scorer of rewards.registry judges them, the response budget evaluation gives it, and
 the prompt template it is built with unless told otherwise. data_prep (default template), rewards (data
-source -> scorer), launch.validate (build command, data check) and evaluation (token budget, split check)
+source -> scorer), launch (data files, data check) and evaluation (token budget, split check)
 all read this table; adding a task is one entry here (README: "Adding a task").
 
     python -m pytest tests/data_prep/test_tasks.py -q
@@ -12,7 +13,10 @@ all read this table; adding a task is one entry here (README: "Adding a task").
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,29 @@ def scorer_kinds() -> dict[str, str]:
                     f"data_source {source!r} is scored as both {kinds[source]} and {task.scorer}"
                 )
     return kinds
+
+
+def split_dir(data_dir: str | os.PathLike, task: str, template: str) -> Path:
+    """Where a task's splits built with `template` live: <data>/<task>/<template>/."""
+    return Path(data_dir) / task / template
+
+
+def split_path(data_dir: str | os.PathLike, task: str, template: str, split: str) -> Path:
+    """One split file: <data>/<task>/<template>/<split>.parquet (split: train or test)."""
+    return split_dir(data_dir, task, template) / f"{split}.parquet"
+
+
+def build_command(task: str, template: str, data_dir: str | os.PathLike = "data") -> list[str]:
+    """The `python -m data_prep` command that builds a task's splits with `template` (add --if-missing to keep
+    a complete build)."""
+    out = str(split_dir(data_dir, task, template))
+    return [
+        sys.executable,
+        "-m",
+        "data_prep",
+        *get_task(task).data_prep,
+        "--out",
+        out,
+        "--template",
+        template,
+    ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_prep.tasks import split_path
 from distill.schema import DistillSection, section_of
 from launch.plan import checkpoint_dir, run_dir, run_id
 
@@ -71,7 +72,6 @@ def distill_runs(
         template = patch.get("template", recipe.template)
         for run_seed in recipe.sweep.seeds if seed is None else [seed]:
             name_of_run = run_id(recipe.name, name, run_seed)
-            split_dir = Path(data_dir) / recipe.task / template
             runs.append(
                 DistillRun(
                     run_id=name_of_run,
@@ -80,8 +80,8 @@ def distill_runs(
                     student=patch.get("model", recipe.model),
                     template=template,
                     seed=run_seed,
-                    train_split=split_dir / "train.parquet",
-                    test_split=split_dir / "test.parquet",
+                    train_split=split_path(data_dir, recipe.task, template, "train"),
+                    test_split=split_path(data_dir, recipe.task, template, "test"),
                     build_dir=Path(data_dir) / "distill" / f"{recipe.name}__{template}__s{run_seed}",
                     checkpoint_dir=checkpoint_dir(checkpoints_root, recipe.name, name_of_run),
                     run_dir=run_dir(results_root, recipe.name, name_of_run),

@@ -186,7 +186,7 @@ def _plan_launch(
     trainer_env = {
         **{key: base_env[key] for key in [*plan.env, *(extra_env or {})]},
         **wandb_env,
-        "VERL_FILE_LOGGER_PATH": str(run_dir / f"metrics.attempt-{attempt}.jsonl"),
+        "VERL_FILE_LOGGER_PATH": str(records.attempt_metrics_path(run_dir, attempt)),
     }
     extra = runtime_env_overrides(trainer_env)
     if ray_dir:  # Ray's own temp dir for this attempt: every process that still refers to it is ours to stop.

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_prep.tasks import split_path
 from data_prep.templates import get_template
 from launch import verl_config
 from launch.hardware import effective_profile, profile_flag
@@ -89,6 +90,9 @@ class RunPlan:
     checkpoints_root: str
     extra_rollout_names: tuple[str, ...] = ()
     reproduce: str | None = None  # the command that re-runs exactly this run
+    reward_kwargs: dict[str, Any] = field(
+        default_factory=dict
+    )  # the reward's options (also in overrides, flattened)
 
     @property
     def run_dir(self) -> Path:
@@ -232,6 +236,7 @@ def compile_run(
         env=_run_env(recipe, label, seed, overlay),
         **dirs,
         extra_rollout_names=overlay.extra_rollout_names if overlay else (),
+        reward_kwargs=dict(fields["reward_kwargs"]),
         reproduce=overlay.reproduce
         if overlay
         else _make_train_command(
@@ -304,8 +309,10 @@ def _derived_overrides(
     """The keys the launcher derives (DERIVED_KEYS): data files, model, template, reward, names, dirs, seeds."""
     run_dir = f"{results_root}/{recipe.name}/runs/{run_id}"
     return {
-        "data.train_files": f"{data_dir}/{fields['task']}/{template.name}/train.parquet",
-        "data.val_files": [f"{data_dir}/{task}/{template.name}/test.parquet" for task in fields["val_tasks"]],
+        "data.train_files": str(split_path(data_dir, fields["task"], template.name, "train")),
+        "data.val_files": [
+            str(split_path(data_dir, task, template.name, "test")) for task in fields["val_tasks"]
+        ],
         "actor_rollout_ref.model.path": fields["model"],
         "critic.model.path": fields["model"],
         "actor_rollout_ref.model.custom_chat_template": template.chat_template,

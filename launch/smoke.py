@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from data_prep.tasks import build_command
 from launch.attempt import AttemptResult, run_attempt
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run
 from launch.recipe import REPO_ROOT, load_recipe
-from launch.validate import data_build_command, validate_plans
+from launch.validate import validate_plans
 
 RECIPE = "countdown-3b"
 VARIANT = "default"
@@ -67,7 +68,7 @@ def prepare(out: Path, steps: int, stage: Callable[[str], None] = _quiet):
 
     data_dir = out / "data"
     stage(f"building {TRAIN_PROBLEMS}+{TEST_PROBLEMS} Countdown problems with data_prep")
-    build = data_build_command("countdown", "base", str(data_dir))
+    build = build_command("countdown", "base", str(data_dir))
     build += ["--train-size", str(TRAIN_PROBLEMS), "--test-size", str(TEST_PROBLEMS), "--if-missing"]
     try:
         subprocess.run(build, check=True, timeout=DATA_TIMEOUT_S, cwd=REPO_ROOT)

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from data_prep.tasks import build_command, split_path
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run, expand
 from launch.recipe import REPO_ROOT, load_recipe
-from launch.validate import data_build_command, validate_plans
+from launch.validate import validate_plans
 from mini import BASES, RECIPE, TASK, TEMPLATE
 
 RUN_TIMEOUT_S = 3600
@@ -41,8 +42,8 @@ def cpu_overlay(steps: int | None = None, reproduce: str | None = None) -> Overl
 
 def build_split(data_dir: str) -> Path:
     """The countdown-mini split (kept when already built); returns its test split's path."""
-    subprocess.run([*data_build_command(TASK, TEMPLATE, data_dir), "--if-missing"], check=True, cwd=REPO_ROOT)
-    return Path(data_dir) / TASK / TEMPLATE / "test.parquet"
+    subprocess.run([*build_command(TASK, TEMPLATE, data_dir), "--if-missing"], check=True, cwd=REPO_ROOT)
+    return split_path(data_dir, TASK, TEMPLATE, "test")
 
 
 def ensure_bases(runs: list[RunPlan], test_split: Path, progress: Callable[[str], None]) -> list[str]:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from launch.doctor.checks import DoctorInputError, Finding, History, diagnose
 from launch.doctor.rules import DoctorSettings
-from launch.records import Metrics, merge_step, read_metrics_file
+from launch.records import Metrics, attempt_metrics_files, merge_step, metrics_files, read_metrics_file
 
 TRAIN_STEP_KEY = "training/global_step"  # logged by verl on every training step, absent on validation
 CONTROL_KEY = "reward.custom_reward_function.reward_kwargs.control"
@@ -122,8 +122,12 @@ def response_budget(run_dir: Path, record: dict) -> int | None:
 
 
 def is_control(record: dict) -> bool:
+    """Whether the run's reward is a control (run.json's reward_kwargs; a record written before that field
+    existed carries it only among the flattened overrides)."""
     overrides = record.get("overrides") or {}
-    control = overrides.get(f"+{CONTROL_KEY}", overrides.get(CONTROL_KEY))
+    control = (record.get("reward_kwargs") or {}).get("control")
+    if control is None:
+        control = overrides.get(f"+{CONTROL_KEY}", overrides.get(CONTROL_KEY))
     return control not in (None, "none")
 
 
@@ -135,14 +139,8 @@ def settings_of(record: dict) -> DoctorSettings:
 def load_history(run_dir: Path, cache: DumpCache | None = None) -> tuple[History, dict]:
     """A run's History and its run.json; DoctorInputError when the records cannot be read."""
     record = _read_run_json(run_dir)
-    attempt_files = {
-        int(p.name.removeprefix("metrics.attempt-").removesuffix(".jsonl")): p
-        for p in run_dir.glob("metrics.attempt-*.jsonl")
-        if p.name.removeprefix("metrics.attempt-").removesuffix(".jsonl").isdigit()
-    }
-    files = [attempt_files[k] for k in sorted(attempt_files)] or [
-        path for path in [run_dir / "metrics.jsonl"] if path.is_file()
-    ]
+    attempt_files = attempt_metrics_files(run_dir)
+    files = metrics_files(run_dir)
     metrics: Metrics = {}
     per_file: dict[Path, set[int]] = {}
     for path in files:

@@ -10,10 +10,9 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from data_prep.tasks import build_command, split_path
 from launch.recipe import REPO_ROOT
-from launch.validate import data_build_command
 from mini import TASK, TEMPLATE
 from mini.base.build import PRIORS, ensure_base, falls_short
 
@@ -31,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="replace a different build in --out")
     parser.add_argument("--no-gate", action="store_true", help="skip the gate (for quick experiments)")
     args = parser.parse_args(argv)
-    build = data_build_command(TASK, TEMPLATE, args.data_dir)
+    build = build_command(TASK, TEMPLATE, args.data_dir)
     subprocess.run([*build, "--if-missing"], check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
-    test_split = Path(args.data_dir) / TASK / TEMPLATE / "test.parquet"
+    test_split = split_path(args.data_dir, TASK, TEMPLATE, "test")
     started = time.monotonic()
 
     def progress(step: int, loss: float, lr: float) -> None:

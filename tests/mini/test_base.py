@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import torch
 
-from launch.validate import data_build_command
+from data_prep.tasks import build_command
 from mini.base import build, corpus, gate, pretrain
 from mini.base.vocab import EOS, UNK, build_tokenizer
 from rewards.arithmetic import parse_equation
@@ -75,7 +75,7 @@ def test_routes_are_exact_and_cover_every_data_prep_problem(tmp_path):
     pool = set(corpus.problems())
     assert len(pool) == 2145
     out = tmp_path / "data"
-    subprocess.run(data_build_command("countdown-mini", "mini", str(out)), check=True, capture_output=True)
+    subprocess.run(build_command("countdown-mini", "mini", str(out)), check=True, capture_output=True)
     for split in ("train", "test"):
         held = build.test_keys(out / "countdown-mini" / "mini" / f"{split}.parquet")
         assert held <= pool, f"data_prep {split} problems the exhaustive search cannot reach"
@@ -130,7 +130,7 @@ def pretrain_model(config, tokenizer):
 
 def test_build_is_reused_by_hash_and_never_replaced_silently(tmp_path):
     data = tmp_path / "data"
-    subprocess.run(data_build_command("countdown-mini", "mini", str(data)), check=True, capture_output=True)
+    subprocess.run(build_command("countdown-mini", "mini", str(data)), check=True, capture_output=True)
     split = data / "countdown-mini" / "mini" / "test.parquet"
     out = tmp_path / "base"
     path, record, built = build.build_base(out, split, "none", steps=2)
@@ -170,7 +170,7 @@ def test_the_committed_bases_are_the_builds_the_code_names(tmp_path):
     from mini import BASES
 
     data = tmp_path / "data"
-    subprocess.run(data_build_command("countdown-mini", "mini", str(data)), check=True, capture_output=True)
+    subprocess.run(build_command("countdown-mini", "mini", str(data)), check=True, capture_output=True)
     held_out = build.test_keys(data / "countdown-mini" / "mini" / "test.parquet")
     for prior, out in BASES.items():
         record = json.loads((REPO_ROOT / out / build.BUILD_FILE).read_text())
