@@ -29,7 +29,7 @@ class RunInvalid(ValueError):
 
 
 def check_reward_options(plan: RunPlan) -> None:
-    from rewards.registry import parse_options
+    from rewards.options import parse_options
 
     try:
         parse_options(plan.reward_kwargs)

@@ -114,9 +114,26 @@ def test_data_and_rewards_import_no_later_stage():
         for module, targets in GRAPH.items()
         if module.split(".")[0] in ("data_prep", "rewards")
         for target in targets
-        if target.split(".")[0] in ("launch", "evaluation", "reporting")
+        if target.split(".")[0] in ("launch", "evaluation", "reporting", "distill", "mini")
     }
     assert not wrong
+
+
+def test_evaluation_and_reporting_import_neither_distillation_nor_the_miniature():
+    wrong = {
+        (module, target)
+        for module, targets in GRAPH.items()
+        if module.split(".")[0] in ("evaluation", "reporting")
+        for target in targets
+        if target.split(".")[0] in ("distill", "mini")
+    }
+    assert not wrong
+
+
+def test_the_cpu_backend_is_only_the_device_layer():
+    """launch/cpu_backend/ holds the CPU platform, rollout server, sampling and tiny test model; the
+    miniature's base model and runs live in mini/."""
+    assert not [name for name in MODULES if name.startswith("launch.cpu_backend") and "mini" in name]
 
 
 def test_no_module_imports_itself_through_others():
