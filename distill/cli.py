@@ -23,13 +23,13 @@ import yaml
 from data_prep.rows import BuildError
 from data_prep.tasks import TASKS
 from distill.build import build
-from distill.evaluate import evaluate
 from distill.reject import CHOICES, Filters
-from distill.sample import DEVICES
 from distill.sft import run_sft, sft_overrides
 from evaluation.checkpoint import CheckpointError
+from evaluation.cpu_eval import evaluate
 from evaluation.evaluate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, model_slug, read_split
 from evaluation.generate import Decoding, GenerationError
+from evaluation.sample import DEVICES
 from evaluation.score import ScoreError
 from launch.verl_config import VerlConfigError
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from distill.build import build
-from distill.evaluate import evaluate
 from distill.recipe import DistillRun, distill_runs, resolve_teacher, teacher_checkpoint_dir
 from distill.reject import Filters
 from distill.sft import run_sft, sft_overrides, validate_sft
 from distill.write import sft_chat_template
+from evaluation.cpu_eval import evaluate
 from evaluation.evaluate import read_split
 from evaluation.generate import Decoding
 from launch import records
