@@ -17,8 +17,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from launch.cpu_backend.mini_base.gate import load_split  # noqa: E402
 from launch.cpu_backend.sampling import Sampling, generate_batch  # noqa: E402
+from mini.base.gate import load_split  # noqa: E402
 
 
 def rate(model, tokenizer, prompts, batched: bool, budget: int) -> tuple[float, int]:

@@ -17,8 +17,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from launch.cpu_backend.mini_base.gate import load_split  # noqa: E402
 from launch.cpu_backend.vllm_cpu import VLLM_CPU_ENV_REPLACED  # noqa: E402
+from mini.base.gate import load_split  # noqa: E402
 
 
 def cpu_sampler_rate(model_dir: str, prompts: list[str], budget: int) -> tuple[float, int]:

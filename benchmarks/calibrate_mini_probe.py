@@ -1,8 +1,8 @@
 """The learning test's margin, measured: search-share rise of short countdown-mini runs over seeds.
 
-Runs launch.mini_probe for every (variant, seed) one after another (about 4 minutes each on 2 cores) and
+Runs mini.probe for every (variant, seed) one after another (about 4 minutes each on 2 cores) and
 prints each rise, then the smallest rise of the rewarded runs and the largest of the controls: the CI
-learning test's MARGIN (tests/launch/test_mini_learning.py) must lie between them.
+learning test's MARGIN (tests/mini/test_learning.py) must lie between them.
 
     python benchmarks/calibrate_mini_probe.py [--variants grpo random_reward] [--seeds 1 2 3 4 5] [--steps 12]
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from launch.mini_probe import probe  # noqa: E402
+from mini.probe import probe  # noqa: E402
 
 
 def main() -> int:

@@ -79,7 +79,7 @@ TEMPLATES: dict[str, PromptTemplate] = {
         ),
         user="{question}",
     ),
-    # The CPU miniature's tiny base model (launch/cpu_backend/mini_base): the bare problem data, then an open
+    # The CPU miniature's tiny base model (mini/base): the bare problem data, then an open
     # <think>. Its word-level tokenizer knows only the words of its corpus, so the question is terse.
     "mini": PromptTemplate(
         name="mini",

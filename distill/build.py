@@ -1,4 +1,4 @@
-"""One distillation data build: sample (distill.sample) -> score -> reject (distill.reject) -> write (distill.write).
+"""One distillation data build: sample (evaluation.sample) -> score -> reject (distill.reject) -> write (distill.write).
 
 The teacher's samples are scored by `rewards.compute_score` through evaluation.score, exactly as an evaluation
 scores them. The build directory holds `train.parquet` + `meta.json` (data_prep.writer) and `samples/`
@@ -22,7 +22,6 @@ import pandas as pd
 from data_prep.rows import BuildError
 from data_prep.writer import META_NAME
 from distill.reject import Candidate, Filters, acceptance, reject
-from distill.sample import sample
 from distill.write import (
     check_templates_compatible,
     file_record,
@@ -32,6 +31,7 @@ from distill.write import (
     write_sft_build,
 )
 from evaluation.generate import Decoding
+from evaluation.sample import sample
 from evaluation.score import load_generations, prompt_id, score_rows
 
 SAMPLES_DIR = "samples"

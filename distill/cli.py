@@ -1,9 +1,11 @@
-"""`python -m launch distill data|sft|eval`: rejection-sampling distillation, one stage per subcommand.
+"""`python -m distill data|sft|eval|run|validate` (also `python -m launch distill ...`): rejection-sampling
+distillation, one stage per subcommand.
 
-    data  SPLIT --teacher MODEL --out DIR      sample k per prompt, keep what the rule reward accepts, write SFT data
-    sft   DIR --student MODEL --out CKPT_DIR   fine-tune with verl 0.9.1's SFT trainer [verl.key=value ...]
-    eval  MODEL --data TEST --out DIR          `launch eval` on GPU; the same files from the CPU sampler on CPU
-    run   RECIPE [--variant V] [--seed S]      all three for each run of a recipe with a distill: section
+    data      SPLIT --teacher MODEL --out DIR     sample k per prompt, keep what the rule reward accepts, write SFT data
+    sft       DIR --student MODEL --out CKPT_DIR  fine-tune with verl 0.9.1's SFT trainer [verl.key=value ...]
+    eval      MODEL --data TEST --out DIR         `launch eval` on GPU; the same files from the CPU sampler on CPU
+    run       RECIPE [--variant V] [--seed S]     all three for each run of a recipe with a distill: section
+    validate  [RECIPE ...]                        check every run of distillation recipes (SFT keys, teacher, data)
 
     python -m launch distill data data/countdown-mini/mini/train.parquet --teacher results/countdown-mini/base/search \\
         --k 8 --temperature 1.0 --max-tokens 224 --device cpu --out data/distill/mini
@@ -21,13 +23,13 @@ import yaml
 from data_prep.rows import BuildError
 from data_prep.tasks import TASKS
 from distill.build import build
-from distill.evaluate import evaluate
 from distill.reject import CHOICES, Filters
-from distill.sample import DEVICES, SAMPLE_DEVICES
 from distill.sft import run_sft, sft_overrides
 from evaluation.checkpoint import CheckpointError
+from evaluation.cpu_eval import evaluate
 from evaluation.evaluate import DEFAULT_TEMPERATURE, DEFAULT_TOP_P, model_slug, read_split
 from evaluation.generate import Decoding, GenerationError
+from evaluation.sample import DEVICES, SAMPLE_DEVICES
 from evaluation.score import ScoreError
 from launch.verl_config import VerlConfigError
 
@@ -212,7 +214,7 @@ def run_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m launch distill run", description="Run a distill recipe.")
     parser.add_argument("recipe", help="a recipe with a distill: section (e.g. countdown-distill)")
     parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
+    parser.add_argument("--seed", type=int, help="only this seed, any seed (default: all of sweep.seeds)")
     parser.add_argument("--device", choices=DEVICES, help="gpu: vLLM + GPU SFT; cpu: the CPU backend")
     parser.add_argument(
         "--force", action="store_true", help="replace a different data build; rerun a finished run"
@@ -248,7 +250,36 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
-SUBCOMMANDS = {"data": data_main, "sft": sft_main, "eval": eval_main, "run": run_main}
+def validate_main(argv: list[str]) -> int:
+    from distill.plan import validate_distill_recipe
+    from launch.recipe import RecipeError, list_recipes, load_recipe
+    from launch.verl_config import VerlConfigError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m distill validate", description="Check every run of distillation recipes."
+    )
+    parser.add_argument("recipes", nargs="*", help="recipe names or YAML paths (default: every shipped one)")
+    parser.add_argument("--data-dir", default="data", help="where the data sets are built (default: data)")
+    parser.add_argument("--no-data-check", action="store_true", help="check configs only, not the data files")
+    args = parser.parse_args(argv)
+    try:
+        recipes = [load_recipe(name) for name in args.recipes or list_recipes()]
+        chosen = [recipe for recipe in recipes if recipe.distill is not None or args.recipes]
+        count = sum(validate_distill_recipe(r, not args.no_data_check, args.data_dir) for r in chosen)
+    except (RecipeError, VerlConfigError) as error:
+        sys.stderr.write(f"distill validate: error: {error}\n")
+        return 2
+    print(f"distill validate: {count} run(s) of {len(chosen)} distillation recipe(s) pass")
+    return 0
+
+
+SUBCOMMANDS = {
+    "data": data_main,
+    "sft": sft_main,
+    "eval": eval_main,
+    "run": run_main,
+    "validate": validate_main,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -5,7 +5,7 @@ A run leaves `run.json` (recipe hash, run id, status, student, teacher as resolv
 SFT keys, seconds per stage, git commit and versions), `distill.json` (the data build's meta: counts per filter stage, acceptance, checksums),
 `metrics.jsonl` (verl's SFT file logger: train/loss per step) and `eval/<task>.json` + `.jsonl`.
 
-    python -m launch validate countdown-distill
+    python -m distill validate countdown-distill
     python -m launch distill run countdown-distill --variant qwen2.5-0.5b --seed 1 [--device cpu]
 """
 
@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from distill.build import build
-from distill.evaluate import evaluate
 from distill.recipe import DistillRun, distill_runs, resolve_teacher, teacher_checkpoint_dir
 from distill.reject import Filters
 from distill.sft import run_sft, sft_overrides, validate_sft
 from distill.write import sft_chat_template
+from evaluation.cpu_eval import evaluate
 from evaluation.evaluate import read_split
 from evaluation.generate import Decoding
+from launch import records
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT, Recipe, RecipeError
 from launch.records import now
@@ -67,8 +68,8 @@ def run_sft_overrides(run: DistillRun, device: str = "gpu") -> dict:
 def validate_distill_recipe(recipe: Recipe, check_data_files: bool = True, data_dir: str = "data") -> int:
     """Checks every run of a distillation recipe; returns the number of runs. Raises RecipeError."""
     runs = distill_runs(recipe, data_dir=data_dir)
-    if recipe.distill.teacher_run is not None:
-        teacher_checkpoint_dir(recipe.distill.teacher_run)
+    if runs and runs[0].section.teacher_run is not None:
+        teacher_checkpoint_dir(runs[0].section.teacher_run)
     for run in runs:
         try:
             run_options(run)
@@ -135,7 +136,7 @@ def run_distill(
     }
 
     def write_record() -> None:
-        (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+        records.write_run_json(run.run_dir, record)
 
     def stage(name: str, work: Callable[[], Any]) -> Any:
         began = time.monotonic()

@@ -1,14 +1,14 @@
 """A recipe's `distill:` section: the teacher, the sampling and filters, the student's verl SFT keys, the eval.
 
-A recipe with this section is a distillation recipe: each run (variant x seed, run ids derived as for RL
-runs) samples the training split from the teacher, keeps what the rule reward accepts, fine-tunes the run's
+A recipe with this section is a distillation recipe: each run (variant x seed, run ids and dirs from launch.plan
+as for RL runs) samples the training split from the teacher, keeps what the rule reward accepts, fine-tunes the run's
 student (the recipe's `model`, or a variant's) with verl's SFT trainer and evaluates it on the test split.
 The teacher is a model (`teacher:`) or an RL run of another shipped recipe (`teacher_run:`), whose last
 checkpoint (`latest_checkpointed_iteration.txt`) is taken when the run starts. Runs of one seed share one
 data build, so every student learns from the same traces. Validation composes every run's SFT keys against
 verl's sft_trainer_engine config (distill.sft) and checks the teacher run exists; it needs no GPU.
 
-    python -m launch validate countdown-distill
+    python -m distill validate countdown-distill
     python -m launch distill run countdown-distill --variant qwen2.5-0.5b --seed 1
 """
 
@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from launch.recipe import DistillSection
+from data_prep.tasks import split_path
+from distill.schema import DistillSection, section_of
+from launch.plan import checkpoint_dir, run_dir, run_id
 
 # What a distillation variant may change: the student (and the template its prompts are built with).
 DISTILL_PATCHABLE = ("model", "template")
@@ -51,14 +53,12 @@ def distill_runs(
     """Every run of a distillation recipe (optionally one variant / seed)."""
     from launch.recipe import RecipeError
 
-    section = recipe.distill
-    if section is None:
-        raise RecipeError(f"{recipe.path}: no distill: section, so not a distillation recipe")
+    section = section_of(recipe)
     variants = recipe.sweep.variants
     if variant is not None and variant not in variants:
         raise RecipeError(f"{recipe.name} has no variant {variant!r}; variants: {', '.join(variants)}")
-    if seed is not None and seed not in recipe.sweep.seeds:
-        raise RecipeError(f"{recipe.name} has no seed {seed}; seeds: {recipe.sweep.seeds}")
+    if seed is not None and seed < 0:  # any other seed runs, as in launch.plan.expand
+        raise RecipeError(f"{recipe.name}: seed {seed} is negative; seeds are whole numbers >= 0")
     runs = []
     for name, patch in variants.items():
         if variant is not None and name != variant:
@@ -71,21 +71,20 @@ def distill_runs(
             )
         template = patch.get("template", recipe.template)
         for run_seed in recipe.sweep.seeds if seed is None else [seed]:
-            run_id = f"{recipe.name}__{name}__s{run_seed}"
-            split_dir = Path(data_dir) / recipe.task / template
+            name_of_run = run_id(recipe.name, name, run_seed)
             runs.append(
                 DistillRun(
-                    run_id=run_id,
+                    run_id=name_of_run,
                     recipe=recipe.name,
                     variant=name,
                     student=patch.get("model", recipe.model),
                     template=template,
                     seed=run_seed,
-                    train_split=split_dir / "train.parquet",
-                    test_split=split_dir / "test.parquet",
+                    train_split=split_path(data_dir, recipe.task, template, "train"),
+                    test_split=split_path(data_dir, recipe.task, template, "test"),
                     build_dir=Path(data_dir) / "distill" / f"{recipe.name}__{template}__s{run_seed}",
-                    checkpoint_dir=Path(checkpoints_root) / recipe.name / run_id,
-                    run_dir=Path(results_root) / recipe.name / "runs" / run_id,
+                    checkpoint_dir=checkpoint_dir(checkpoints_root, recipe.name, name_of_run),
+                    run_dir=run_dir(results_root, recipe.name, name_of_run),
                     section=section,
                 )
             )

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from data_prep.tasks import get_task
+from data_prep.tasks import get_task, split_path
 from data_prep.templates import get_template
 from evaluation.checkpoint import STEP_PATTERN, resolve_model
 from evaluation.generate import (
@@ -66,7 +66,7 @@ def default_split(data_dir: str | Path, task: str, template: str | None) -> Path
     """DATA_DIR/TASK/TEMPLATE/test.parquet (the recipes' layout; TEMPLATE defaults to base), else
     DATA_DIR/TASK/test.parquet (`python -m data_prep TASK --out DATA_DIR/TASK`); read_split checks the rows'
     template either way."""
-    candidates = [Path(data_dir) / task / (template or get_task(task).template) / "test.parquet"]
+    candidates = [split_path(data_dir, task, template or get_task(task).template, "test")]
     candidates.append(Path(data_dir) / task / "test.parquet")
     found = [path for path in candidates if path.is_file()]
     if not found:

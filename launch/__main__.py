@@ -1,4 +1,10 @@
-"""`python -m launch <command>`: every ZeroLab command that turns recipes into runs and runs into results."""
+"""`python -m launch <command>`: the front door to every ZeroLab command, from recipes to runs to results.
+
+The one module allowed to reach every stage: each command names its stage's function as "module:function",
+loaded only when the command runs; tests/test_layout.py reads this table as imports of this module.
+
+    python -m launch [COMMAND --help]
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import sys
 # command -> (module:function, one line of help); modules load only when their command runs.
 COMMANDS = {
     "validate": (
-        "launch.cli:validate_main",
+        "launch.__main__:validate_main",
         "check every run of recipes against the pinned verl schema and the data",
     ),
     "plan": ("launch.cli:plan_main", "print run ids and full verl commands of a recipe"),
@@ -16,11 +22,11 @@ COMMANDS = {
     "sweep": ("launch.cli:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
     "attempt": ("launch.cli:attempt_main", "run one planned run here (what cluster jobs execute)"),
     "smoke": (
-        "launch.cli:smoke_main",
+        "launch.__main__:smoke_main",
         "CPU: the real verl GRPO trainer for a few steps with a tiny local model",
     ),
     "mini": (
-        "launch.cli:mini_main",
+        "mini.__main__:main",
         "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report",
     ),
     "doctor": (
@@ -57,9 +63,33 @@ def main(argv: list[str]) -> int:
 
 
 def run_command(name: str, argv: list[str]) -> int:
-    """Runs one command of the table, as `python -m launch NAME ARGV...` would (make smoke's report step)."""
+    """Runs one command of the table, as `python -m launch NAME ARGV...` does."""
     module, function = COMMANDS[name][0].split(":")
     return getattr(importlib.import_module(module), function)(argv)
+
+
+# Functions of later stages that a launch command hands work to, loaded like the commands (and read as this
+# module's imports by tests/test_layout.py): launch itself never imports a later stage.
+HANDOFFS = {"distill-check": "distill.plan:validate_distill_recipe"}
+
+
+def _handoff(name: str):
+    module, function = HANDOFFS[name].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def validate_main(argv: list[str]) -> int:
+    """`make validate`: launch checks the RL recipes, distill the distillation recipes (launch.cli.validate_main)."""
+    from launch.cli import validate_main as validate
+
+    return validate(argv, distill_check=lambda *args: _handoff("distill-check")(*args))
+
+
+def smoke_main(argv: list[str]) -> int:
+    """`make smoke`: launch's smoke run, then its report by this table's `report` (launch.cli.smoke_main)."""
+    from launch.cli import smoke_main as smoke_and_report
+
+    return smoke_and_report(argv, report=lambda report_argv: run_command("report", report_argv))
 
 
 if __name__ == "__main__":

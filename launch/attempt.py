@@ -4,7 +4,7 @@ The attempt gets its own metrics file and, when verl starts its own Ray, its own
 after it, checkpoints beyond the recipe's `max_*_ckpt_to_keep` that earlier attempts left are removed: on exit,
 failure, Ctrl-C or timeout every process that still refers to that dir (raylet, GCS, workers, which Ray starts
 in sessions of their own) is stopped, so no `ray::` process outlives the run. A timeout names the stage the
-run was in. The run doctor (launch/doctor_live.py) checks the metrics as they arrive and prints an alarm the
+run was in. The run doctor (launch/doctor/live.py) checks the metrics as they arrive and prints an alarm the
 first time a finding appears; it stops the run only for findings the recipe lists in `doctor.stop_on`.
 The same function serves `launch train`, the local sweep, the SLURM job and `make smoke`.
 
@@ -30,8 +30,8 @@ from pathlib import Path
 import psutil
 
 from launch import records, verl_config
-from launch.doctor import Finding
-from launch.doctor_live import LiveDoctor, alarm_line
+from launch.doctor.checks import Finding
+from launch.doctor.live import LiveDoctor, alarm_line
 from launch.plan import RunPlan
 from launch.wandb_env import wandb_settings
 
@@ -186,7 +186,7 @@ def _plan_launch(
     trainer_env = {
         **{key: base_env[key] for key in [*plan.env, *(extra_env or {})]},
         **wandb_env,
-        "VERL_FILE_LOGGER_PATH": str(run_dir / f"metrics.attempt-{attempt}.jsonl"),
+        "VERL_FILE_LOGGER_PATH": str(records.attempt_metrics_path(run_dir, attempt)),
     }
     extra = runtime_env_overrides(trainer_env)
     if ray_dir:  # Ray's own temp dir for this attempt: every process that still refers to it is ours to stop.

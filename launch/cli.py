@@ -1,5 +1,5 @@
 """The run commands: `plan` prints what would run, `train` runs one run here, `sweep` runs them all with a
-launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run, `smoke` is `make smoke`, `mini` is `make mini`.
+launcher (local / ray / slurm), `attempt` is what a cluster job executes for one run, `smoke` is `make smoke`.
 Thin argparse layers over the run side's library functions; output is written here, not in the library.
 
 Nothing launches before the plan validates against the pinned verl (launch.validate).
@@ -10,7 +10,6 @@ Nothing launches before the plan validates against the pinned verl (launch.valid
     python -m launch sweep countdown-ablations --launcher {local,ray,slurm} [--dry-run]
     python -m launch doctor RUN_DIR [RUN_DIR ...] [--json]
     python -m launch smoke [--steps 2] [--out outputs/smoke]
-    python -m launch mini [--variant grpo] [--seed 1] [--steps N]
 """
 
 from __future__ import annotations
@@ -18,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from launch import estimate, hardware, verl_config
 from launch.attempt import run_attempt
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
 from launch.preflight import PreflightError, ensure_data, preflight
-from launch.recipe import REPO_ROOT, RecipeError, list_recipes, load_recipe
+from launch.recipe import REPO_ROOT, Recipe, RecipeError, list_recipes, load_recipe
 from launch.validate import RunInvalid, check_data, check_memory, validate_plans, validate_recipes
 
 
@@ -32,7 +32,7 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m launch {command}", description=description)
     parser.add_argument("recipe", help="recipe name in recipes/ (e.g. countdown-3b) or a YAML path")
     parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all of sweep.seeds)")
+    parser.add_argument("--seed", type=int, help="only this seed, any seed (default: all of sweep.seeds)")
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records go (default: results)")
     parser.add_argument(
@@ -62,7 +62,7 @@ def _plans(args: argparse.Namespace, command: str) -> list[RunPlan]:
     recipe = load_recipe(args.recipe)
     if recipe.distill is not None:
         raise RecipeError(
-            f"{recipe.name} is a distillation recipe, not RL runs: python -m launch distill run {recipe.name}"
+            f"{recipe.name} is a distillation recipe, not RL runs: python -m distill run {recipe.name}"
         )
     return compile_recipe(
         recipe,
@@ -85,7 +85,9 @@ def _fail(command: str, error: Exception) -> int:
     return 1
 
 
-def validate_main(argv: list[str]) -> int:
+def validate_main(argv: list[str], distill_check: Callable[[Recipe, bool, str], int] | None = None) -> int:
+    """`python -m launch validate`: RL recipes here; a distillation recipe's runs are SFT runs, checked by
+    `distill_check` (the front door passes distill's, `python -m distill validate`: launch never imports it)."""
     parser = argparse.ArgumentParser(
         prog="python -m launch validate",
         description="Check every run of recipes against the pinned verl and the data.",
@@ -109,10 +111,11 @@ def validate_main(argv: list[str]) -> int:
                     [str(recipe.path)], not args.no_data_check, args.data_dir, profile=profile
                 )
                 continue
-            # A distillation recipe's runs are SFT runs: distill (a later stage) checks them.
-            from distill.plan import validate_distill_recipe
-
-            count += validate_distill_recipe(recipe, not args.no_data_check, args.data_dir)
+            if distill_check is None:
+                raise RecipeError(
+                    f"{recipe.name} is a distillation recipe: python -m distill validate {recipe.name}"
+                )
+            count += distill_check(recipe, not args.no_data_check, args.data_dir)
     except (RecipeError, RunInvalid, verl_config.VerlConfigError) as error:
         return _fail("validate", error)
     version = verl_config.PINNED_VERL_VERSION
@@ -275,13 +278,13 @@ def attempt_main(argv: list[str]) -> int:
 
 def doctor_main(argv: list[str]) -> int:
     """Exit status: 0 nothing found, 1 findings, 2 some run's records could not be read."""
-    from launch.doctor import DoctorInputError
-    from launch.doctor_records import diagnose_run
+    from launch.doctor.checks import DoctorInputError
+    from launch.doctor.history import diagnose_run
 
     parser = argparse.ArgumentParser(
         prog="python -m launch doctor",
         description="Read run records and name the silent failures: one line per finding with its steps, "
-        "the values that triggered it and what to try first (thresholds: launch/doctor_rules.py).",
+        "the values that triggered it and what to try first (thresholds: launch/doctor/rules.py).",
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results/<recipe>/runs/<run-id>")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON instead")
@@ -308,11 +311,10 @@ def doctor_main(argv: list[str]) -> int:
     return 2 if unreadable else 1 if found else 0
 
 
-def smoke_main(argv: list[str]) -> int:
-    """`make smoke`: the smoke run (launch.smoke), then the report of its records through the front door's
-    `report` command, as `python -m launch report` would build it."""
+def smoke_main(argv: list[str], report: Callable[[list[str]], int]) -> int:
+    """`make smoke`: the smoke run (launch.smoke), then the report of its records with `report` (the front
+    door passes reporting's `python -m launch report`: the run side never imports reporting)."""
     from launch import smoke
-    from launch.__main__ import run_command
 
     parser = argparse.ArgumentParser(prog="python -m launch smoke", description=smoke.__doc__.split("\n")[0])
     parser.add_argument(
@@ -357,7 +359,7 @@ def smoke_main(argv: list[str]) -> int:
     print(f"smoke: trainer {result.status} in {seconds:.0f} s (attempt {result.attempt})", flush=True)
     stage("building the report from the run's records")
     results = out / "results"
-    report_code = run_command("report", [args.recipe, "--results-dir", str(results)])
+    report_code = report([args.recipe, "--results-dir", str(results)])
     run_dir = REPO_ROOT / plan.run_dir
     print(f"\nsmoke: {result.status}{f' ({result.reason})' if result.reason else ''}")
     print(f"  metrics: {run_dir / 'metrics.jsonl'}")
@@ -365,35 +367,3 @@ def smoke_main(argv: list[str]) -> int:
     print(f"  report:  {results / args.recipe / 'summary.md'}")
     print(f"  wandb (offline): {run_dir / 'wandb'}")
     return 0 if result.status == "finished" and report_code == 0 else 1
-
-
-def mini_main(argv: list[str]) -> int:
-    """`make mini`: data, bases and every selected run of countdown-mini on the CPU (launch.mini), then the
-    report of its records through the front door's `report` command."""
-    import subprocess
-
-    from launch import mini
-    from launch.__main__ import run_command
-
-    parser = argparse.ArgumentParser(prog="python -m launch mini", description=mini.__doc__.split("\n")[0])
-    parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all)")
-    parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
-    parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records and the report go")
-    parser.add_argument("--data-dir", default=DATA_DIR, help="where the countdown-mini split is built")
-    parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
-    args = parser.parse_args(argv)
-
-    def progress(line: str) -> None:
-        print(f"=== mini: {line}", flush=True)
-
-    try:
-        failed = mini.run_mini(
-            args.variant, args.seed, args.steps, args.results_dir, args.data_dir, args.rerun, progress
-        )
-    except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
-        return _fail("mini", error)
-    report = run_command("report", [mini.RECIPE, "--results-dir", args.results_dir])
-    if failed:
-        print("mini: runs that did not finish: " + "; ".join(failed), file=sys.stderr)
-    return 1 if failed or report else 0

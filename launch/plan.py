@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_prep.tasks import split_path
 from data_prep.templates import get_template
 from launch import verl_config
 from launch.hardware import effective_profile, profile_flag
@@ -89,14 +90,17 @@ class RunPlan:
     checkpoints_root: str
     extra_rollout_names: tuple[str, ...] = ()
     reproduce: str | None = None  # the command that re-runs exactly this run
+    reward_kwargs: dict[str, Any] = field(
+        default_factory=dict
+    )  # the reward's options (also in overrides, flattened)
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.results_root) / self.recipe.name / "runs" / self.run_id
+        return run_dir(self.results_root, self.recipe.name, self.run_id)
 
     @property
     def checkpoint_dir(self) -> Path:
-        return Path(self.checkpoints_root) / self.recipe.name / self.run_id
+        return checkpoint_dir(self.checkpoints_root, self.recipe.name, self.run_id)
 
     def data_files(self) -> list[Path]:
         return [Path(self.overrides["data.train_files"]), *map(Path, self.overrides["data.val_files"])]
@@ -181,8 +185,10 @@ def expand(recipe: Recipe, variant: str | None = None, seed: int | None = None):
     variants = recipe.sweep.variants
     if variant is not None and variant not in variants:
         raise RecipeError(f"{recipe.path}: no variant {variant!r}; variants: {', '.join(variants)}")
-    if seed is not None and seed not in recipe.sweep.seeds:
-        raise RecipeError(f"{recipe.path}: seed {seed} is not in sweep.seeds {recipe.sweep.seeds}")
+    # Any seed may be asked for (an extra seed needs no edit of the recipe, whose hash records name): the run
+    # id carries it. sweep.seeds is what a whole sweep runs.
+    if seed is not None and seed < 0:
+        raise RecipeError(f"{recipe.path}: seed {seed} is negative; seeds are whole numbers >= 0")
     grid_keys = list(recipe.sweep.grid)
     grid_points = [
         dict(zip(grid_keys, values, strict=True)) for values in itertools.product(*recipe.sweep.grid.values())
@@ -230,6 +236,7 @@ def compile_run(
         env=_run_env(recipe, label, seed, overlay),
         **dirs,
         extra_rollout_names=overlay.extra_rollout_names if overlay else (),
+        reward_kwargs=dict(fields["reward_kwargs"]),
         reproduce=overlay.reproduce
         if overlay
         else _make_train_command(
@@ -274,6 +281,21 @@ def _run_id(recipe: str, label: str, grid_point: Mapping[str, Any], seed: int) -
     )
 
 
+def run_id(recipe: str, variant: str, seed: int, grid_point: Mapping[str, Any] | None = None) -> str:
+    """A run's id, RL or distillation: `<recipe>__<variant>[__<key><value>]__s<seed>`."""
+    return _run_id(recipe, variant, grid_point or {}, seed)
+
+
+def run_dir(results_root: str | Path, recipe: str, run_id: str) -> Path:
+    """Where a run's records live: <results>/<recipe>/runs/<run-id>/."""
+    return Path(results_root) / recipe / "runs" / run_id
+
+
+def checkpoint_dir(checkpoints_root: str | Path, recipe: str, run_id: str) -> Path:
+    """Where a run's checkpoints live: <checkpoints>/<recipe>/<run-id>/."""
+    return Path(checkpoints_root) / recipe / run_id
+
+
 def _derived_overrides(
     recipe: Recipe,
     run_id: str,
@@ -287,8 +309,10 @@ def _derived_overrides(
     """The keys the launcher derives (DERIVED_KEYS): data files, model, template, reward, names, dirs, seeds."""
     run_dir = f"{results_root}/{recipe.name}/runs/{run_id}"
     return {
-        "data.train_files": f"{data_dir}/{fields['task']}/{template.name}/train.parquet",
-        "data.val_files": [f"{data_dir}/{task}/{template.name}/test.parquet" for task in fields["val_tasks"]],
+        "data.train_files": str(split_path(data_dir, fields["task"], template.name, "train")),
+        "data.val_files": [
+            str(split_path(data_dir, task, template.name, "test")) for task in fields["val_tasks"]
+        ],
         "actor_rollout_ref.model.path": fields["model"],
         "critic.model.path": fields["model"],
         "actor_rollout_ref.model.custom_chat_template": template.chat_template,

@@ -14,10 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from data_prep.tasks import build_command
 from launch.estimate import checkpoint_bytes
 from launch.hardware import detect_gpus
 from launch.plan import RunPlan
-from launch.validate import RunInvalid, check_data, check_memory, data_build_command
+from launch.validate import RunInvalid, check_data, check_memory
 from launch.verl_config import is_available_offline
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*[bB]\b|(\d+(?:\.\d+)?)[bB](?:-|$)")
@@ -52,7 +53,7 @@ def check_gpus(plan: RunPlan) -> int:
 
 def ensure_data(plan: RunPlan, root: Path) -> None:
     for task in dict.fromkeys([plan.task, *plan.val_tasks]):
-        command = [*data_build_command(task, plan.template, plan.data_dir), "--if-missing"]
+        command = [*build_command(task, plan.template, plan.data_dir), "--if-missing"]
         if subprocess.run(command, cwd=root).returncode != 0:
             raise PreflightError(f"{plan.run_id}: building the {task} data failed: {' '.join(command[1:])}")
     check_data(plan, root)

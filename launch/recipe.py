@@ -2,8 +2,9 @@
 
 A recipe names the model, task, prompt template, reward options, hardware profile and `overrides:` in verl's
 own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds; `doctor:`
-overrides the run doctor's thresholds and names findings that stop the run (launch/doctor_rules.py);
-`distill:` makes it a distillation recipe (teacher, filters, verl SFT keys: distill/recipe.py).
+overrides the run doctor's thresholds and names findings that stop the run (launch/doctor/rules.py);
+`distill:` makes it a distillation recipe (teacher, filters, verl SFT keys): distill/schema.py checks the
+section, distill/recipe.py turns it into runs.
 Unknown fields and wrong types are errors naming the file and the field.
 
     python -m launch validate countdown-3b
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from launch.doctor_rules import DoctorSettings
+from launch.doctor.rules import DoctorSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPES_DIR = REPO_ROOT / "recipes"
@@ -62,39 +63,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DistillEval(_Strict):
-    n: int
-    temperature: float
-    top_p: float
-    max_tokens: int
-
-
-class DistillSection(_Strict):
-    """A recipe's `distill:` section; distill/recipe.py turns it into runs."""
-
-    teacher: str | None = None
-    teacher_run: str | None = None
-    k: int
-    temperature: float
-    top_p: float
-    max_tokens: int
-    strict_format: bool
-    dedup: bool
-    max_per_prompt: int | None
-    choice: str
-    max_prompts: int | None = None
-    sft: dict[str, Any] = Field(default_factory=dict)
-    eval: DistillEval
-
-    @model_validator(mode="after")
-    def _one_teacher(self):
-        if (self.teacher is None) == (self.teacher_run is None):
-            raise ValueError(
-                "name exactly one of teacher (a model or checkpoint) and teacher_run (an RL run id)"
-            )
-        return self
-
-
 class Sweep(_Strict):
     variants: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"default": {}})
     grid: dict[str, list[Any]] = Field(default_factory=dict)
@@ -132,7 +100,7 @@ class RecipeFile(_Strict):
     overrides: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep | None = None
     doctor: DoctorSettings | None = None
-    distill: DistillSection | None = None
+    distill: dict[str, Any] | None = None  # a distillation recipe's section: distill.schema checks it
 
 
 class Recipe(_Strict):
@@ -150,7 +118,7 @@ class Recipe(_Strict):
     overrides: dict[str, Any]
     sweep: Sweep
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
-    distill: DistillSection | None = None
+    distill: dict[str, Any] | None = None  # a distillation recipe's section: distill.schema checks it
     sha256: str
 
 

@@ -79,6 +79,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         model=plan.model,
         template=plan.template,
         profile=plan.profile.name,
+        reward_kwargs=dict(plan.reward_kwargs),
         overrides=dict(plan.overrides),
         env=dict(plan.env),
         command=command,
@@ -159,9 +160,31 @@ def merge_step(metrics: Metrics, step: int, data: dict) -> None:
             target[key] = None if value is None else float(value)
 
 
+def attempt_metrics_path(run_dir: Path, attempt: int) -> Path:
+    """Where verl's file logger writes an attempt's metrics: metrics.attempt-<k>.jsonl."""
+    return run_dir / f"metrics.attempt-{attempt}.jsonl"
+
+
+def attempt_metrics_files(run_dir: Path) -> dict[int, Path]:
+    """Each attempt's metrics file by attempt number, in order: the one reader of the file name."""
+    found = {}
+    for path in run_dir.glob("metrics.attempt-*.jsonl"):
+        digits = path.name.removeprefix("metrics.attempt-").removesuffix(".jsonl")
+        if digits.isdigit():
+            found[int(digits)] = path
+    return dict(sorted(found.items()))
+
+
+def metrics_files(run_dir: Path) -> list[Path]:
+    """What a run's metrics are read from: every attempt's file in order, else the merged metrics.jsonl
+    (a run copied from another machine may carry only that)."""
+    merged = run_dir / "metrics.jsonl"
+    return list(attempt_metrics_files(run_dir).values()) or ([merged] if merged.is_file() else [])
+
+
 def merge_metrics(run_dir: Path) -> Path | None:
     """metrics.jsonl: every attempt's file-logger lines merged key by key (a later attempt wins)."""
-    files = sorted(run_dir.glob("metrics.attempt-*.jsonl"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    files = list(attempt_metrics_files(run_dir).values())
     if not files:
         return None
     merged: dict[int, dict] = {}

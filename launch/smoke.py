@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from data_prep.tasks import build_command
 from launch.attempt import AttemptResult, run_attempt
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.cpu_backend.vllm_cpu import VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run
 from launch.recipe import REPO_ROOT, load_recipe
-from launch.validate import data_build_command, validate_plans
+from launch.validate import validate_plans
 
 RECIPE = "countdown-3b"
 RECIPES = ("countdown-3b", "debug")  # GPU recipes with a `default` variant the smoke can shrink
@@ -88,7 +89,7 @@ def prepare(
 
     data_dir = out / "data"
     stage(f"building {TRAIN_PROBLEMS}+{TEST_PROBLEMS} Countdown problems with data_prep")
-    build = data_build_command("countdown", "base", str(data_dir))
+    build = build_command("countdown", "base", str(data_dir))
     build += ["--train-size", str(TRAIN_PROBLEMS), "--test-size", str(TEST_PROBLEMS), "--if-missing"]
     try:
         subprocess.run(build, check=True, timeout=DATA_TIMEOUT_S, cwd=REPO_ROOT)

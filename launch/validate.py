@@ -10,12 +10,11 @@ Errors name the recipe, the run and the key.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_prep.tasks import TASKS, get_task
+from data_prep.tasks import build_command, get_task
 from data_prep.templates import get_template
 from launch import verl_config
 from launch.plan import DATA_DIR, SEED_KEYS, RunPlan, compile_recipe
@@ -29,21 +28,11 @@ class RunInvalid(ValueError):
     """A run that must not launch; the message names the recipe, the run and what is wrong."""
 
 
-def data_build_command(task: str, template: str, data_dir: str = DATA_DIR) -> list[str]:
-    """How `python -m data_prep` builds a task's split (the task catalogue, data_prep/tasks.py)."""
-    if task not in TASKS:
-        raise RecipeError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
-    out = f"{data_dir}/{task}/{template}"
-    return [sys.executable, "-m", "data_prep", *TASKS[task].data_prep, "--out", out, "--template", template]
-
-
 def check_reward_options(plan: RunPlan) -> None:
-    from rewards.registry import parse_options
+    from rewards.options import parse_options
 
-    prefix = "+reward.custom_reward_function.reward_kwargs."
-    kwargs = {k.removeprefix(prefix): v for k, v in plan.overrides.items() if k.startswith(prefix)}
     try:
-        parse_options(kwargs)
+        parse_options(plan.reward_kwargs)
     except (TypeError, ValueError) as error:
         raise RunInvalid(f"{plan.run_id}: reward_kwargs: {error}") from None
 
@@ -102,7 +91,7 @@ def check_data(plan: RunPlan, root: Path = REPO_ROOT) -> None:
     ):
         file = root / path
         if not file.is_file():
-            build = " ".join(data_build_command(task, plan.template, plan.data_dir)[1:])
+            build = " ".join(build_command(task, plan.template, plan.data_dir)[1:])
             raise RunInvalid(f"{plan.run_id}: {key}: {path} does not exist; build it with: python {build}")
         try:
             check_split(file, task, plan.template, template_label=RECIPE_TEMPLATE)

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from launch.doctor import DoctorInputError, Finding, History, diagnose
-from launch.doctor_records import diagnose_run, is_control, settings_of, zero_std_shares
+from launch.doctor.checks import DoctorInputError, Finding, History, diagnose
+from launch.doctor.history import diagnose_run, is_control, settings_of, zero_std_shares
 from reporting import aha, plots
 from reporting.anchors import anchors_markdown
 from reporting.runs import ReportError, RunRecord, load_recipe_runs

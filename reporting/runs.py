@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from launch.records import Metrics, merge_step, read_metrics_file
+from launch.records import Metrics, merge_step, metrics_files, read_metrics_file
 from reporting.wandb_offline import read_offline_history
 
 # Statuses that already name how a run went wrong; a non-zero exit code does not overwrite them.
@@ -68,10 +68,8 @@ def parse_run_id(run_id: str, recipe: str) -> tuple[str, int | None]:
 
 
 def _metrics_for(run_dir: Path, meta: dict) -> tuple[Metrics, list[str], str | None]:
-    merged = run_dir / "metrics.jsonl"
-    attempts = sorted(run_dir.glob("metrics.attempt-*.jsonl"), key=_attempt_number)
     # The attempt files are what verl wrote; metrics.jsonl is their merge (or a copy from another machine).
-    files = attempts or ([merged] if merged.is_file() else [])
+    files = metrics_files(run_dir)
     metrics: Metrics = {}
     notes: list[str] = []
     for path in files:
@@ -88,11 +86,6 @@ def _metrics_for(run_dir: Path, meta: dict) -> tuple[Metrics, list[str], str | N
                 merge_step(metrics, step, data)
         return metrics, notes, "wandb offline"
     return metrics, notes, None
-
-
-def _attempt_number(path: Path) -> int:
-    digits = path.name.removeprefix("metrics.attempt-").removesuffix(".jsonl")
-    return int(digits) if digits.isdigit() else 0
 
 
 def _offline_dir(run_dir: Path, meta: dict) -> Path | None:

@@ -2,7 +2,7 @@
 
 Rows aggregate a variant's cleanly finished seeds (mean ± std, maths in reporting/stats.py);
 every run that crashed, ran out of memory, diverged, is still running or has no metrics keeps its
-own row with that status, so negative results stay in the table. The doctor's findings (launch/doctor.py)
+own row with that status, so negative results stay in the table. The doctor's findings (launch/doctor/)
 stand in the status cell of the row holding the run, so a row with findings never reads as a clean result.
 Exercised by `python -m launch report RECIPE`.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
-from launch.doctor import Finding
+from launch.doctor.checks import Finding
 from reporting.runs import RunRecord
 from reporting.stats import (
     VAL_ACC,
@@ -33,7 +33,7 @@ STATS_NOTES = [
     "**GPU-h**: sum over the row's runs.",
     "- A row with one seed is a **pilot**: no claim rests on it (claims need ≥ 3 seeds).",
     "- Status `diverged`: a null/NaN/inf loss, score, entropy or grad norm in the metrics.",
-    "- **doctor**: findings of `python -m launch doctor` (thresholds in launch/doctor_rules.py), by seed, in "
+    "- **doctor**: findings of `python -m launch doctor` (thresholds in launch/doctor/rules.py), by seed, in "
     "the status cell; such seeds stay in the mean ± std (dropping them would flatter the variant). "
     "The Doctor section below and `make doctor RUN_DIR=...` give them in full.",
 ]

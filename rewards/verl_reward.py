@@ -3,10 +3,12 @@
 verl 0.9.1 loads this file by path (not as a package module), calls `compute_score(data_source=...,
 solution_str=<decoded response>, ground_truth=..., extra_info=...)` from a thread pool in its reward loop
 workers, and merges `reward.custom_reward_function.reward_kwargs` into the keyword arguments. Options
-(`+reward.custom_reward_function.reward_kwargs.NAME=VALUE` on the command line):
+(`+reward.custom_reward_function.reward_kwargs.NAME=VALUE` on the command line; declared in
+rewards/options.py, which this table is tested against):
 
-    format_score    float, default 0.1   reward for a response with an answer (block or \\boxed{}) that is
-                                         wrong or invalid; 0 turns the format credit off (TinyZero: 0.1)
+    format_score    float, default 0.1   reward for a response with an answer (block or \\boxed{}) that
+                                         is wrong or invalid; 0 turns the format credit off (TinyZero:
+                                         0.1)
     correct_score   float, default 1.0   reward for a correct answer
     strict_format   bool,  default false when true, a response failing the strict format check
                                          (rewards/format.py) scores 0: no accuracy and no format credit.
@@ -14,7 +16,8 @@ workers, and merges `reward.custom_reward_function.reward_kwargs` into the keywo
     math_timeout_s  float, default 5.0   hard deadline per math-verify check (math data sources)
     control         str,   default none  a control reward that ignores correctness (`acc` stays the
                                          truth): random (a seeded coin), format_only (credit for the
-                                         lenient format), shuffled (scored against a wrong ground truth)
+                                         lenient format), shuffled (scored against a wrong ground
+                                         truth); rewards/controls.py
     control_seed    int,   default 0     the key of the random and shuffled controls
 
 Any other keyword raises ValueError naming it (a misspelled option fails the first reward call, not

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from launch.__main__ import COMMANDS
+from launch.__main__ import COMMANDS, HANDOFFS
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, list_recipes, load_recipe
 
-PACKAGES = ("data_prep", "rewards", "launch", "evaluation", "reporting", "distill")
+PACKAGES = ("data_prep", "rewards", "launch", "evaluation", "reporting", "distill", "mini")
+FRONT_DOOR = "launch.__main__"  # `python -m launch`: routes to every stage's command (its COMMANDS table)
 # The run side's drivers and launchers: what evaluation and reporting must never reach into (they may read
 # run records, the recipe, provenance and the doctor's rules).
 RUN_DRIVERS = {
-    "launch.__main__", "launch.cli", "launch.smoke", "launch.mini", "launch.attempt",
-    "launch.slurm", "launch.ray_jobs", "launch.preflight",
+    "launch.__main__", "launch.cli", "launch.smoke", "launch.attempt",
+    "launch.slurm", "launch.ray_jobs", "launch.preflight", "mini", "mini.__main__", "mini.run", "mini.probe",
 }  # fmt: skip
 
 
@@ -48,16 +49,50 @@ def _imports(path: Path) -> set[str]:
     return {name for name in names if name in MODULES}
 
 
+def _routes() -> set[str]:
+    """The front door's table as imports: every "module:function" it loads when a command runs."""
+    targets = [target for target, _ in COMMANDS.values()] + list(HANDOFFS.values())
+    routes = {target.split(":")[0] for target in targets}
+    unknown = routes - set(MODULES)
+    assert not unknown, f"launch/__main__.py routes to modules that do not exist: {unknown}"
+    return routes - {FRONT_DOOR}
+
+
 GRAPH = {name: _imports(path) for name, path in MODULES.items()}
+GRAPH[FRONT_DOOR] |= _routes()
 
 
-def test_the_run_side_never_imports_evaluation_or_reporting():
+def test_the_front_door_routes_by_tables_of_module_function_strings_only():
+    for target in [target for target, _ in COMMANDS.values()] + list(HANDOFFS.values()):
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
+    source = MODULES[FRONT_DOOR].read_text()
+    # Every string the front door loads comes from its tables: no other import_module argument.
+    assert source.count("importlib.import_module(") == 2
+
+
+def test_nothing_imports_the_front_door():
+    assert not {module for module, targets in GRAPH.items() if FRONT_DOOR in targets}
+
+
+def test_only_the_miniature_itself_imports_the_miniature():
     wrong = {
         (module, target)
         for module, targets in GRAPH.items()
-        if module.startswith("launch")
+        if module.split(".")[0] != "mini" and module != FRONT_DOOR
         for target in targets
-        if target.split(".")[0] in ("evaluation", "reporting")
+        if target.split(".")[0] == "mini"
+    }
+    assert not wrong
+
+
+def test_the_run_side_never_imports_a_later_stage():
+    wrong = {
+        (module, target)
+        for module, targets in GRAPH.items()
+        if module.startswith("launch") and module != FRONT_DOOR
+        for target in targets
+        if target.split(".")[0] in ("evaluation", "reporting", "distill", "mini")
     }
     assert not wrong
 
@@ -79,9 +114,26 @@ def test_data_and_rewards_import_no_later_stage():
         for module, targets in GRAPH.items()
         if module.split(".")[0] in ("data_prep", "rewards")
         for target in targets
-        if target.split(".")[0] in ("launch", "evaluation", "reporting")
+        if target.split(".")[0] in ("launch", "evaluation", "reporting", "distill", "mini")
     }
     assert not wrong
+
+
+def test_evaluation_and_reporting_import_neither_distillation_nor_the_miniature():
+    wrong = {
+        (module, target)
+        for module, targets in GRAPH.items()
+        if module.split(".")[0] in ("evaluation", "reporting")
+        for target in targets
+        if target.split(".")[0] in ("distill", "mini")
+    }
+    assert not wrong
+
+
+def test_the_cpu_backend_is_only_the_device_layer():
+    """launch/cpu_backend/ holds the CPU platform, rollout server, sampling and tiny test model; the
+    miniature's base model and runs live in mini/."""
+    assert not [name for name in MODULES if name.startswith("launch.cpu_backend") and "mini" in name]
 
 
 def test_no_module_imports_itself_through_others():
@@ -148,11 +200,13 @@ def test_the_docstrings_commands_name_what_exists(module):
     for target in re.findall(r"`make ([a-z0-9-]+)", doc) + re.findall(r"^\s*make ([a-z0-9-]+)", doc, re.M):
         if target not in MAKE_TARGETS:
             problems.append(f"make {target}: no such target")
-    for dotted in re.findall(r"\b((?:launch|evaluation|reporting|data_prep|rewards)(?:\.\w+)+)", doc):
+    for dotted in re.findall(
+        r"(?<![\w/.-])((?:launch|evaluation|reporting|data_prep|rewards|mini)(?:\.\w+)+)", doc
+    ):
         if not _resolves(dotted.rstrip(".")):
             problems.append(f"{dotted}: no such module or name")
     for path in re.findall(
-        r"(?<![\w/])((?:launch|evaluation|reporting|data_prep|rewards)/[\w/]+\.py)\b", doc
+        r"(?<![\w/])((?:launch|evaluation|reporting|data_prep|rewards|mini)/[\w/]+\.py)\b", doc
     ):
         if not (REPO_ROOT / path).is_file():
             problems.append(f"no file {path}")

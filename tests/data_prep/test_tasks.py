@@ -8,12 +8,12 @@ import pytest
 
 from data_prep import tasks
 from data_prep.solver import solve
-from data_prep.tasks import TASKS, Task
+from data_prep.tasks import TASKS, Task, build_command
 from data_prep.templates import get_template
 from evaluation import cli, evaluate
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, list_recipes, load_recipe
-from launch.validate import RunInvalid, data_build_command, validate_plans
+from launch.validate import RunInvalid, validate_plans
 from rewards import compute_score
 from rewards.registry import SCORER_KINDS
 
@@ -70,7 +70,7 @@ def test_a_toy_task_added_to_the_catalogue_alone_builds_validates_evaluates_and_
     monkeypatch.setitem(TASKS, TOY.name, TOY)
     data_dir = tmp_path / "data"
     # data build: the command validation and pre-flight run for a missing split
-    subprocess.run(data_build_command(TOY.name, TOY.template, str(data_dir)), check=True, cwd=REPO_ROOT)
+    subprocess.run(build_command(TOY.name, TOY.template, str(data_dir)), check=True, cwd=REPO_ROOT)
     test_split = data_dir / TOY.name / TOY.template / "test.parquet"
     assert test_split.is_file()
     # validation: a recipe naming the toy task passes the data check (data_source, template)
@@ -108,3 +108,24 @@ def test_a_split_of_another_task_is_refused_by_the_same_check(tmp_path, monkeypa
     )
     with pytest.raises(RunInvalid, match=r"holds data_source \['game24'\], not --task countdown-toy"):
         evaluate.read_split(out / "test.parquet", TOY.name, None)
+
+
+def test_the_catalogue_owns_the_split_layout_and_the_build_command(tmp_path):
+    from data_prep.tasks import split_path
+
+    assert (
+        str(split_path("data", "countdown-mini", "mini", "test")) == "data/countdown-mini/mini/test.parquet"
+    )
+    command = build_command("countdown-mini", "mini", "data")
+    assert command[1:4] == ["-m", "data_prep", "countdown"]
+    assert command[-4:] == ["--out", "data/countdown-mini/mini", "--template", "mini"]
+
+
+def test_a_plan_carries_its_reward_options_as_their_own_field():
+    from launch.plan import compile_recipe
+    from launch.recipe import load_recipe
+
+    (plan,) = compile_recipe(load_recipe("countdown-mini"), "random_reward", 1)
+    assert plan.reward_kwargs["control"] == "random"
+    flattened = {k.rsplit(".", 1)[1]: v for k, v in plan.overrides.items() if ".reward_kwargs." in k}
+    assert flattened == plan.reward_kwargs

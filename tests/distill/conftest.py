@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from launch.validate import data_build_command
+from data_prep.tasks import build_command
 
 REPO = Path(__file__).resolve().parents[2]
 TEACHER = REPO / "results" / "countdown-mini" / "base" / "search"  # the committed tiny base
@@ -19,7 +19,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jin
 def mini_data(tmp_path_factory) -> Path:
     """data/countdown-mini/mini/{train,test}.parquet built as the mini recipe builds them."""
     out = tmp_path_factory.mktemp("data")
-    subprocess.run(data_build_command("countdown-mini", "mini", str(out)), check=True, capture_output=True)
+    subprocess.run(build_command("countdown-mini", "mini", str(out)), check=True, capture_output=True)
     return out / "countdown-mini" / "mini"
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from data_prep.templates import PASS_THROUGH_CHAT_TEMPLATE
 from distill.cli import main
-from distill.sample import sample_cpu
 from evaluation.generate import Decoding
+from evaluation.sample import sample_cpu
 
 from .conftest import REPO, TEACHER
 
@@ -82,7 +82,7 @@ def test_sample_reject_write_sft_eval_end_to_end(mini_data, tiny_student, tmp_pa
 
 def test_gpu_sampling_sends_launch_evals_keys_plus_the_seed(mini_data, tmp_path, monkeypatch):
     """No GPU here: the vLLM path is checked up to the verl command it would run, composed against verl."""
-    import distill.sample as sample_module
+    import evaluation.sample as sample_module
     from launch import verl_config
 
     sent = {}

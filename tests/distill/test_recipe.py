@@ -7,10 +7,11 @@ import yaml
 
 from distill.plan import run_options, run_sft_overrides, validate_distill_recipe
 from distill.recipe import distill_runs, resolve_teacher
+from distill.schema import section_of
 from launch.cli import plan_main
 from launch.recipe import RECIPES_DIR, RecipeError, load_recipe
 
-SHIPPED = load_recipe("countdown-distill").distill
+SHIPPED = section_of(load_recipe("countdown-distill"))
 
 
 def _write(tmp_path, **changes):
@@ -69,7 +70,7 @@ def test_a_wrong_distill_section_fails_naming_the_key(tmp_path, changes, expecte
 )
 def test_a_malformed_distill_section_is_a_schema_error(tmp_path, changes, expected):
     with pytest.raises(RecipeError, match=expected):
-        _write(tmp_path, **changes)
+        section_of(_write(tmp_path, **changes))
 
 
 def test_a_variant_may_change_only_the_student(tmp_path):
@@ -89,4 +90,4 @@ def test_the_teacher_is_the_rl_runs_last_checkpoint(tmp_path):
 
 def test_rl_commands_refuse_a_distillation_recipe(capsys):
     assert plan_main(["countdown-distill"]) == 1
-    assert "python -m launch distill run countdown-distill" in capsys.readouterr().err
+    assert "python -m distill run countdown-distill" in capsys.readouterr().err

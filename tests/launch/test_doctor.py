@@ -10,9 +10,9 @@ import pytest
 
 from launch import records
 from launch.cli import doctor_main
-from launch.doctor_live import ALARM_MARK, LiveDoctor, alarm_line
-from launch.doctor_records import diagnose_run
-from launch.doctor_rules import DoctorSettings
+from launch.doctor.history import diagnose_run
+from launch.doctor.live import ALARM_MARK, LiveDoctor, alarm_line
+from launch.doctor.rules import DoctorSettings
 from launch.recipe import RECIPES_DIR, RecipeError, load_recipe
 
 STEPS = 30
@@ -22,6 +22,7 @@ FORMAT = "val-aux/countdown/format/mean@1"
 HAS_ANSWER = "val-aux/countdown/has_answer/mean@1"
 TIMED_OUT = "val-aux/countdown/timed_out/mean@1"
 # Four GRPO groups of four samples; one group scored all alike: a zero-variance share of 0.25.
+BUDGET = 1024  # data.max_response_length of the runs written here
 HEALTHY_GROUPS = ([0.0, 1.0, 0.0, 0.1], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 1.0], [0.1, 0.0, 0.0, 0.0])
 
 
@@ -41,6 +42,8 @@ def train_step(step: int) -> dict:
         "critic/score/min": 0.0,
         "critic/rewards/mean": 0.1 + 0.02 * step,
         "response_length/mean": 200.0 + 5 * step,
+        "response_length/max": float(BUDGET),
+        "response_length/min": 40.0,
         "response_length/clip_ratio": 0.02,
     }
 
@@ -98,6 +101,10 @@ def write_run(
         **({"doctor": {"settings": doctor}} if doctor else {}),
     }
     (run_dir / "run.json").write_text(json.dumps(record))
+    # config.yaml as records.write_config leaves it: verl's resolved config (only the part the doctor reads).
+    (run_dir / "config.yaml").write_text(
+        f"data:\n  max_response_length: {BUDGET}\n  max_prompt_length: 256\n"
+    )
     metrics = healthy_metrics() if metrics is None else metrics
     for k, part in enumerate(attempts, start=1):
         file_log(run_dir / f"metrics.attempt-{k}.jsonl", metrics if part is None else part)
@@ -159,6 +166,35 @@ def test_truncation(tmp_path):
         metrics[step]["response_length/clip_ratio"] = 0.45
     (finding,) = diagnose_run(write_run(tmp_path, metrics=metrics))[0]
     assert (finding.name, finding.first_step, finding.last_step) == ("truncation", 12, 14)
+    assert "1024-token budget 0.45, 0.45, 0.45" in finding.evidence
+    assert "verl's response_length/clip_ratio 0.45" in finding.evidence
+
+
+def test_equal_short_responses_are_not_truncation(tmp_path):
+    """verl's clip_ratio compares with the padded width: a step whose responses all have the same length
+    reads 1.0 (countdown-mini__no_prior__s1: 12-token responses, a 224-token budget)."""
+    metrics = healthy_metrics()
+    for step in range(1, STEPS + 1):
+        metrics[step].update(
+            {"response_length/mean": 12.0, "response_length/max": 12.0, "response_length/min": 12.0}
+        )
+        metrics[step]["response_length/clip_ratio"] = 1.0
+    assert names(write_run(tmp_path / "short", metrics=metrics)) == []
+    # The same responses at a 12-token budget are all cut off.
+    run_dir = write_run(tmp_path / "cut", metrics=metrics)
+    (run_dir / "config.yaml").write_text("data:\n  max_response_length: 12\n")
+    assert names(run_dir) == ["truncation"]
+
+
+def test_truncation_is_not_judged_without_a_budget(tmp_path):
+    metrics = healthy_metrics()
+    for step in range(1, STEPS + 1):
+        metrics[step]["response_length/clip_ratio"] = 1.0
+    run_dir = write_run(tmp_path, metrics=metrics)
+    (run_dir / "config.yaml").unlink()
+    assert names(run_dir) == []
+    (run_dir / "config.yaml").write_text("data: {max_response_length: 1024}\n")
+    assert names(run_dir) == ["truncation"]
 
 
 def test_entropy_collapse_only_while_accuracy_is_not_near_one(tmp_path):
@@ -213,6 +249,10 @@ def test_no_progress_is_not_judged_while_an_attempt_runs(tmp_path):
     record = json.loads((run_dir / "run.json").read_text())
     record["attempts"][1].update(exit_code=None, status="running")
     (run_dir / "run.json").write_text(json.dumps(record))
+    # config.yaml as records.write_config leaves it: verl's resolved config (only the part the doctor reads).
+    (run_dir / "config.yaml").write_text(
+        f"data:\n  max_response_length: {BUDGET}\n  max_prompt_length: 256\n"
+    )
     assert names(run_dir) == []
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from launch import attempt, doctor_live, ray_jobs, records, slurm
+from launch import attempt, ray_jobs, records, slurm
+from launch.doctor import live as doctor_live
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, load_recipe
 
@@ -107,6 +108,7 @@ def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path
     assert record["status"] == "finished" and record["recipe"] == "debug" and record["seed"] == 1
     assert record["wandb"]["mode"] == "offline" and record["wandb"]["run_id"] == records.wandb_run_id(plan)
     assert record["overrides"]["trainer.experiment_name"] == "debug__default__s1"
+    assert record["reward_kwargs"] == plan.reward_kwargs  # the reward's options as their own field
     assert record["versions"]["verl"] == "0.9.1" and record["git_commit"]
     assert "trainer.resume_mode=auto" in record["command"]
     config = (run_dir / "config.yaml").read_text()

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from data_prep.tasks import build_command
 from launch.plan import compile_recipe
 from launch.recipe import RECIPES_DIR, RecipeError, list_recipes, load_profile, load_recipe
-from launch.validate import RunInvalid, data_build_command, validate_plans
+from launch.validate import RunInvalid, validate_plans
 
 SHIPPED = [
     "countdown-3b",
@@ -66,7 +67,7 @@ def data_dir(tmp_path_factory):
         for plan in compile_recipe(load_recipe(name)):
             needed |= {(task, plan.template) for task in [plan.task, *plan.val_tasks]}
     for task, template in sorted(needed):
-        command = data_build_command(task, template, str(root / "data"))
+        command = build_command(task, template, str(root / "data"))
         if task == "countdown":
             command += ["--train-size", "48", "--test-size", "16"]
         if task in sources:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rewards import compute_score
-from rewards.registry import SHUFFLED_TARGETS, shuffled_truth
+from rewards.controls import SHUFFLED_TARGETS, shuffled_truth
 
 COUNTDOWN = {"target": 24, "numbers": [2, 3, 4]}
 RIGHT = " ok </think> <answer>( 2 * 3 ) * 4</answer>"

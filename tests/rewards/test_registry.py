@@ -135,3 +135,21 @@ def test_results_aggregate_in_verls_validation_metrics():
     assert "maj@2/mean" in metrics["countdown"]["acc"]
     assert "pred" not in metrics["countdown"]  # strings are votes, not metrics
     assert set(metrics["gsm8k"]) == set(KEYS) - {"pred", "refused"} | {"reward"}
+
+
+def test_the_reward_options_are_declared_once_and_documented_from_the_declaration():
+    import rewards.verl_reward as verl_reward
+    from launch.recipe import REPO_ROOT
+    from rewards.controls import CONTROL_SCORES
+    from rewards.options import DEFAULT_OPTIONS, OPTIONS, options_table
+
+    assert options_table() in verl_reward.__doc__
+    assert {o.name: o.default for o in OPTIONS} == vars(DEFAULT_OPTIONS)
+    readme = (REPO_ROOT / "README.md").read_text()
+    for option in OPTIONS:
+        assert f"`{option.name}`" in readme or f"`{option.name}:" in readme, option.name
+        if option.choices:
+            assert set(option.choices) == set(CONTROL_SCORES)
+            assert all(f"`{choice}`" in readme or f": {choice}`" in readme for choice in option.choices[1:])
+        elif option.name != "control_seed":
+            assert f"`{option.name}` ({option.default_text}" in readme, option.name

@@ -99,8 +99,8 @@ def test_mini_round_trip():
     """The mini template's real prompt, continued as its base model's corpus answers, through its tokenizer."""
     import random
 
-    from launch.cpu_backend.mini_base import corpus
-    from launch.cpu_backend.mini_base.vocab import build_tokenizer
+    from mini.base import corpus
+    from mini.base.vocab import build_tokenizer
 
     tokenizer = build_tokenizer()
     template = TEMPLATES["mini"]

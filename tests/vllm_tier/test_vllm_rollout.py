@@ -21,8 +21,8 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from distill.sample import sample
 from evaluation.generate import Decoding, GenerationError
+from evaluation.sample import sample
 from launch.recipe import REPO_ROOT
 from launch.smoke import run_smoke
 

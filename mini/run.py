@@ -1,28 +1,28 @@
-"""`make mini`: R1-Zero in miniature on a CPU, end to end: base models, data, the GRPO sweep, the report.
+"""`make mini`'s runs: the data split, the two base models and every run of recipes/countdown-mini.yaml on CPU.
 
-It builds (or reuses, by content hash) the two pre-trained tiny bases of recipes/countdown-mini.yaml (with
-and without the planted search prior), builds the countdown-mini split, compiles every run of the recipe
-with the CPU backend (launch.cpu_backend) through the same plan -> validate -> attempt -> records path as a
-GPU run, and runs them one after another (a run whose record says it finished is kept, not redone); its
-command (launch.cli.mini_main) then builds the report under results/countdown-mini/.
+It builds the countdown-mini split once, builds (or reuses, by content hash) the two pre-trained tiny bases
+of the recipe (with and without the planted search prior; mini.base) and gates them, compiles every run of
+the recipe with the CPU backend (launch.cpu_backend) through the same plan -> validate -> attempt -> records
+path as a GPU run, and runs them one after another (a run whose record says it finished is kept, not
+redone). `python -m mini` (mini/__main__.py) then builds the report.
 
-    python -m launch mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results]
+    python -m mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results]
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from data_prep.tasks import build_command, split_path
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run, expand
 from launch.recipe import REPO_ROOT, load_recipe
-from launch.validate import data_build_command, validate_plans
+from launch.validate import validate_plans
+from mini import BASES, RECIPE, TASK, TEMPLATE
 
-RECIPE = "countdown-mini"
-BASES = {"search": "results/countdown-mini/base/search", "none": "results/countdown-mini/base/none"}
 RUN_TIMEOUT_S = 3600
 
 
@@ -40,23 +40,36 @@ def cpu_overlay(steps: int | None = None, reproduce: str | None = None) -> Overl
     )
 
 
-def ensure_bases(runs: list[RunPlan], data_dir: str, progress: Callable[[str], None]) -> list[str]:
-    """Builds (or reuses) the base models the runs start from; returns the priors whose base failed its gate
-    (the card says so; the runs still show what RL does with it). The build's own output goes to stdout."""
+def build_split(data_dir: str) -> Path:
+    """The countdown-mini split (kept when already built); returns its test split's path."""
+    subprocess.run([*build_command(TASK, TEMPLATE, data_dir), "--if-missing"], check=True, cwd=REPO_ROOT)
+    return split_path(data_dir, TASK, TEMPLATE, "test")
+
+
+def ensure_bases(runs: list[RunPlan], test_split: Path, progress: Callable[[str], None]) -> list[str]:
+    """Builds (or reuses) and gates the base models the runs start from; returns the priors whose base fell
+    short of its gate (the card says so; the runs still show what RL does with it)."""
+    from mini.base.build import ensure_base, falls_short
+
     wanted = {plan.model for plan in runs}
-    failed_gate = []
+    short = []
     for prior, out in BASES.items():
         if out not in wanted:
             continue
-        command = [sys.executable, "-m", "launch.cpu_backend.mini_base", "--out", out, "--prior", prior]
-        command += ["--data-dir", data_dir]
-        progress(f"base model ({prior} prior): {' '.join(command[1:])}")
-        code = subprocess.run(command, cwd=REPO_ROOT).returncode
-        if code == 1:
-            failed_gate.append(prior)
-        elif code != 0:
-            raise RuntimeError(f"base model ({prior} prior) did not build (exit {code})")
-    return failed_gate
+        progress(f"base model ({prior} prior): {out}")
+        started = time.monotonic()
+
+        def pretrain_step(step: int, loss: float, lr: float, started: float = started) -> None:
+            progress(
+                f"  pretrain step {step:5d}  loss {loss:.4f}  lr {lr:.2e}  {time.monotonic() - started:6.0f} s"
+            )
+
+        _, record, built = ensure_base(REPO_ROOT / out, REPO_ROOT / test_split, prior, progress=pretrain_step)
+        verdict = "passed" if record["gate"]["passed"] else "failed"
+        progress(f"  {'built' if built else 'reusing'} (hash {record['hash'][:12]}); gate {verdict}")
+        if falls_short(record):
+            short.append(prior)
+    return short
 
 
 def plans(variant: str | None, seed: int | None, steps: int | None, results_dir: str, data_dir: str):
@@ -93,10 +106,9 @@ def run_mini(
     """Data, bases and runs (not the report); returns the runs that did not finish, with why."""
     from launch.attempt import run_attempt
 
-    build = data_build_command(RECIPE, "mini", data_dir)
-    subprocess.run([*build, "--if-missing"], check=True, cwd=REPO_ROOT)
+    test_split = build_split(data_dir)
     runs, configs = plans(variant, seed, steps, results_dir, data_dir)
-    for prior in ensure_bases(runs, data_dir, progress):
+    for prior in ensure_bases(runs, test_split, progress):
         progress(f"WARNING: the {prior}-prior base failed its gate (see {BASES[prior]}/README.md)")
     failed = []
     for index, plan in enumerate(runs, 1):

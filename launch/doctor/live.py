@@ -1,7 +1,7 @@
 """The run doctor while a run trains: the attempt wrapper polls it, prints an alarm the first time a finding
 appears, and keeps the findings in run.json (`doctor.findings`, with `doctor.zero_std_group_share`).
 
-It applies launch.doctor's checks to everything the run has logged so far, every `interval_s` seconds and once
+It applies launch.doctor.checks to everything the run has logged so far, every `interval_s` seconds and once
 more after the attempt ends (when `no-progress` can be judged). Findings already in run.json from an
 earlier attempt are not announced again. Exercised by `python -m launch smoke` and tests/launch/test_doctor.py.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from launch import records
-from launch.doctor import DoctorInputError, Finding
-from launch.doctor_records import DumpCache, diagnose_run
-from launch.doctor_rules import DoctorSettings
+from launch.doctor.checks import DoctorInputError, Finding
+from launch.doctor.history import DumpCache, diagnose_run
+from launch.doctor.rules import DoctorSettings
 
 ALARM_MARK = "!!! ZeroLab doctor"
 # A step of a real run takes minutes; re-reading its records takes well under a second.

@@ -1,11 +1,13 @@
-"""Reads one run's records into the doctor's History: metrics, the zero-variance share, attempts, settings.
+"""Reads one run's records into the doctor's History: metrics, the zero-variance share, attempts, settings,
+the response budget.
 
 Metrics come from verl's file-logger files (`metrics.attempt-<k>.jsonl`, else `metrics.jsonl`); verl does not
 log the share of GRPO groups whose samples all got the same reward, so it is computed here from the rollout
 dumps of `trainer.rollout_data_dir` (rollouts/<step>.jsonl: one row per sample with its `score` and a `uid`
 `<group>_<session>_<index>`; rows without a uid are grouped by prompt), and where a step has no dump from
 `critic/score/max == critic/score/min` (one value for the whole batch: every group has zero variance). The
-live check keeps it in run.json (`doctor.zero_std_group_share`) for every run.
+live check keeps it in run.json (`doctor.zero_std_group_share`) for every run. The response budget is the
+run's `data.max_response_length` (config.yaml, as verl resolved it; else run.json's overrides).
 
     python -m launch doctor results/countdown-3b/runs/countdown-3b__default__s1
 """
@@ -17,12 +19,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from launch.doctor import DoctorInputError, Finding, History, diagnose
-from launch.doctor_rules import DoctorSettings
-from launch.records import Metrics, merge_step, read_metrics_file
+from launch.doctor.checks import DoctorInputError, Finding, History, diagnose
+from launch.doctor.rules import DoctorSettings
+from launch.records import Metrics, attempt_metrics_files, merge_step, metrics_files, read_metrics_file
 
 TRAIN_STEP_KEY = "training/global_step"  # logged by verl on every training step, absent on validation
 CONTROL_KEY = "reward.custom_reward_function.reward_kwargs.control"
+BUDGET_KEY = "data.max_response_length"
 _SAME = 1e-9  # two rewards closer than this are the same reward
 
 # Dump file path -> ((mtime, size), its figures): the live check re-reads only dumps that changed.
@@ -105,9 +108,26 @@ def _read_run_json(run_dir: Path) -> dict:
     return record
 
 
+def response_budget(run_dir: Path, record: dict) -> int | None:
+    """data.max_response_length of the run: config.yaml as verl resolved it, else run.json's overrides."""
+    import yaml
+
+    budget = (record.get("overrides") or {}).get(BUDGET_KEY)
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        budget = config["data"]["max_response_length"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        pass
+    return budget if isinstance(budget, int) and budget > 0 else None
+
+
 def is_control(record: dict) -> bool:
+    """Whether the run's reward is a control (run.json's reward_kwargs; a record written before that field
+    existed carries it only among the flattened overrides)."""
     overrides = record.get("overrides") or {}
-    control = overrides.get(f"+{CONTROL_KEY}", overrides.get(CONTROL_KEY))
+    control = (record.get("reward_kwargs") or {}).get("control")
+    if control is None:
+        control = overrides.get(f"+{CONTROL_KEY}", overrides.get(CONTROL_KEY))
     return control not in (None, "none")
 
 
@@ -119,14 +139,8 @@ def settings_of(record: dict) -> DoctorSettings:
 def load_history(run_dir: Path, cache: DumpCache | None = None) -> tuple[History, dict]:
     """A run's History and its run.json; DoctorInputError when the records cannot be read."""
     record = _read_run_json(run_dir)
-    attempt_files = {
-        int(p.name.removeprefix("metrics.attempt-").removesuffix(".jsonl")): p
-        for p in run_dir.glob("metrics.attempt-*.jsonl")
-        if p.name.removeprefix("metrics.attempt-").removesuffix(".jsonl").isdigit()
-    }
-    files = [attempt_files[k] for k in sorted(attempt_files)] or [
-        path for path in [run_dir / "metrics.jsonl"] if path.is_file()
-    ]
+    attempt_files = attempt_metrics_files(run_dir)
+    files = metrics_files(run_dir)
     metrics: Metrics = {}
     per_file: dict[Path, set[int]] = {}
     for path in files:
@@ -150,6 +164,7 @@ def load_history(run_dir: Path, cache: DumpCache | None = None) -> tuple[History
         attempt_steps=attempt_steps,
         planned_steps=planned if isinstance(planned, int) and planned > 0 else None,
         control=is_control(record),
+        response_budget=response_budget(run_dir, record),
     )
     return history, record
 

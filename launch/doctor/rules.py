@@ -61,8 +61,9 @@ class FormatHacking(_Rule):
 
 
 class Truncation(_Rule):
-    # `response_length/clip_ratio`: share of responses that hit data.max_response_length. One in five
-    # cut off means the budget, not the model, ends the reasoning (the smoke run's random model: 0.9-1.0).
+    # Share of a step's responses that reached data.max_response_length (launch.doctor.checks.truncated_shares;
+    # not verl's `response_length/clip_ratio`, which compares with the padded width). One in five cut off
+    # means the budget, not the model, ends the reasoning.
     clip_ratio: float = Field(0.2, gt=0, le=1)
     window: int = Field(3, ge=1)
 

@@ -8,18 +8,19 @@ decoding joins tokens with single spaces, which the Countdown reward parses as w
 uses are there for verl: its agent loop picks a tokenization builder by model type, and the one for qwen2
 insists that "\n" is one token and that <|im_end|> exists (verl/utils/tokenizer/continuous_token.py).
 
-    python -m pytest tests/launch/test_mini_base.py -q -k tokenizer
+    python -m pytest tests/mini/test_base.py -q -k tokenizer
 """
 
 from __future__ import annotations
 
 import os
 
+from data_prep.tasks import MINI_SIZE
 from data_prep.templates import PASS_THROUGH_CHAT_TEMPLATE
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 NEWLINE, IM_END = "\n", "<|im_end|>"
-MAX_INTEGER = 729  # 9 * 9 * 9: the largest value three numbers in 1..9 reach
+MAX_INTEGER = MINI_SIZE.max_value  # 729 = 9 * 9 * 9: the largest value three numbers in 1..9 reach
 WORDS = (
     "numbers",
     "target",

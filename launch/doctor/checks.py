@@ -1,11 +1,10 @@
-"""The run doctor: reads a run's records back and names the silent failures of RL runs, with what to try first.
+"""The doctor's checks: one per finding, each judging a run's History against its rule (launch/doctor/rules.py).
 
-Input is what a run leaves in results/<recipe>/runs/<run-id>/: run.json (attempts, resolved overrides, the
-recipe's doctor settings), verl 0.9.1's file-logger metrics (`metrics.attempt-<k>.jsonl`, else
-`metrics.jsonl`) and the generation dumps of `trainer.rollout_data_dir` / `trainer.validation_data_dir`.
-launch/doctor_records.py reads them into a History; the checks here judge it against the thresholds of
-launch/doctor_rules.py. The same `diagnose` serves the offline command, the live check in the attempt
-wrapper (launch/doctor_live.py) and the report.
+Every check has one skeleton: pick a per-step series from the History, find where the rule holds (a
+sustained run of steps, or the first step that breaks it), and return a Finding with the evidence and what
+to try first, or None. launch/doctor/history.py reads a run's records into the History; the same
+`diagnose` serves the offline command, the live check in the attempt wrapper (launch/doctor/live.py) and
+the report.
 
     python -m launch doctor results/countdown-3b/runs/countdown-3b__default__s1 [--json]
 """
@@ -18,7 +17,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from launch.doctor_rules import CONTROL_EXEMPT, DoctorSettings
+from launch.doctor.rules import CONTROL_EXEMPT, DoctorSettings
 from launch.records import Metrics
 
 _NON_FINITE_KEY = re.compile(r"^(actor|critic)/.*(loss|grad_norm|score|reward|kl)")
@@ -59,6 +58,7 @@ class History:
     attempt_steps: list[tuple[int, int | None, set[int]]] = field(default_factory=list)
     planned_steps: int | None = None
     control: bool = False
+    response_budget: int | None = None  # data.max_response_length of the run's config (tokens)
 
 
 def _points(metrics: Metrics, key: str) -> list[tuple[int, float]]:
@@ -94,17 +94,32 @@ def _spread(values: list[float]) -> str:
     return shown + (f", ... ({len(values)} steps)" if len(values) > 4 else "")
 
 
+def sustained_finding(
+    name: str,
+    points: list[tuple[int, float]],
+    holds: Callable[[float], bool],
+    window: int,
+    evidence: Callable[[list[tuple[int, float]]], str | None],
+    try_first: str,
+) -> Finding | None:
+    """The skeleton of the sustained checks: the first `window` consecutive points where `holds` is true
+    make a Finding whose evidence `evidence(run)` describes (None: the run does not count after all)."""
+    run = _sustained(points, holds, window)
+    if run is None or (text := evidence(run)) is None:
+        return None
+    return Finding(name, run[0][0], run[-1][0], text, try_first)
+
+
 def check_no_signal(history: History, settings: DoctorSettings) -> Finding | None:
     rule = settings.no_signal
-    points = sorted(history.zero_std_share.items())
-    run = _sustained(points, lambda share: share >= rule.share, _window(rule.window, history))
-    if run is None:
-        return None
-    return Finding(
+    return sustained_finding(
         "no-signal",
-        run[0][0],
-        run[-1][0],
-        f"share of groups with zero reward variance {_spread([v for _, v in run])} (>= {rule.share})",
+        sorted(history.zero_std_share.items()),
+        lambda share: share >= rule.share,
+        _window(rule.window, history),
+        lambda run: (
+            f"share of groups with zero reward variance {_spread([v for _, v in run])} (>= {rule.share})"
+        ),
         "read a few rollouts (samples.jsonl) and check the reward scores them; easier problems, partial "
         "credit (reward_kwargs.format_score), a larger rollout.n or a higher temperature",
     )
@@ -136,17 +151,37 @@ def check_format_hacking(history: History, settings: DoctorSettings) -> Finding 
     return None
 
 
+def truncated_shares(history: History) -> list[tuple[int, float]]:
+    """Per training step, the share of responses that reached the configured budget (data.max_response_length).
+
+    verl's `response_length/clip_ratio` is the share of responses as long as the padded response tensor,
+    whose width is the longest response of the step when that is shorter than the budget: a step whose
+    responses all have one length reads 1.0 without truncating anything. A response reached the budget only
+    when the step's `response_length/max` did; then the tensor is as wide as the budget and verl's share is
+    the truncated share. Without a known budget nothing can be judged."""
+    if history.response_budget is None:
+        return []
+    shares = []
+    for step, ratio in _points(history.metrics, "response_length/clip_ratio"):
+        longest = history.metrics[step].get("response_length/max")
+        if longest is not None and math.isfinite(longest):
+            shares.append((step, ratio if longest >= history.response_budget else 0.0))
+    return shares
+
+
 def check_truncation(history: History, settings: DoctorSettings) -> Finding | None:
     rule = settings.truncation
-    points = _points(history.metrics, "response_length/clip_ratio")
-    run = _sustained(points, lambda share: share >= rule.clip_ratio, _window(rule.window, history))
-    if run is None:
-        return None
-    return Finding(
+    verl_ratio = dict(_points(history.metrics, "response_length/clip_ratio"))
+    return sustained_finding(
         "truncation",
-        run[0][0],
-        run[-1][0],
-        f"response_length/clip_ratio {_spread([v for _, v in run])} (>= {rule.clip_ratio})",
+        truncated_shares(history),
+        lambda share: share >= rule.clip_ratio,
+        _window(rule.window, history),
+        lambda run: (
+            f"share of responses at the {history.response_budget}-token budget "
+            f"{_spread([v for _, v in run])} (>= {rule.clip_ratio}); verl's response_length/clip_ratio "
+            f"{_spread([verl_ratio[step] for step, _ in run])}"
+        ),
         "raise data.max_response_length, or penalise overlong responses (reward manager dapo)",
     )
 
@@ -161,19 +196,20 @@ def _latest_accuracy(metrics: Metrics, until: int) -> float | None:
 
 def check_entropy_collapse(history: History, settings: DoctorSettings) -> Finding | None:
     rule = settings.entropy_collapse
-    points = _points(history.metrics, "actor/entropy")
-    run = _sustained(points, lambda entropy: entropy <= rule.entropy, _window(rule.window, history))
-    if run is None:
-        return None
-    accuracy = _latest_accuracy(history.metrics, run[-1][0])
-    if accuracy is not None and accuracy >= rule.acc_near_one:
-        return None
-    shown = "no validation accuracy" if accuracy is None else f"validation accuracy {accuracy:.2f}"
-    return Finding(
+
+    def evidence(run: list[tuple[int, float]]) -> str | None:
+        accuracy = _latest_accuracy(history.metrics, run[-1][0])
+        if accuracy is not None and accuracy >= rule.acc_near_one:
+            return None  # a solved task may be deterministic
+        shown = "no validation accuracy" if accuracy is None else f"validation accuracy {accuracy:.2f}"
+        return f"actor/entropy {_spread([v for _, v in run])} (<= {rule.entropy}) with {shown}"
+
+    return sustained_finding(
         "entropy-collapse",
-        run[0][0],
-        run[-1][0],
-        f"actor/entropy {_spread([v for _, v in run])} (<= {rule.entropy}) with {shown}",
+        _points(history.metrics, "actor/entropy"),
+        lambda entropy: entropy <= rule.entropy,
+        _window(rule.window, history),
+        evidence,
         "raise the rollout temperature, widen the upper clip (actor.clip_ratio_high, DAPO) or add a small "
         "actor.entropy_coeff",
     )
@@ -187,17 +223,20 @@ def check_kl_blowup(history: History, settings: DoctorSettings) -> Finding | Non
             continue
         early = statistics.median(value for _, value in points[: rule.baseline_steps])
         limit = max(rule.factor * early, floor)
-        run = _sustained(points[rule.baseline_steps :], lambda v, limit=limit: v > limit, rule.window)
-        if run is not None:
-            return Finding(
-                "kl-blowup",
-                run[0][0],
-                run[-1][0],
-                f"{key} {_spread([v for _, v in run])} against an early level of {early:.3g} "
-                f"(limit {limit:.3g})",
-                "lower the actor learning rate, raise actor.kl_loss_coef, or check the rollout and "
-                "actor log-probs agree (training/rollout_probs_diff_mean)",
-            )
+        finding = sustained_finding(
+            "kl-blowup",
+            points[rule.baseline_steps :],
+            lambda v, limit=limit: v > limit,
+            rule.window,
+            lambda run, key=key, early=early, limit=limit: (
+                f"{key} {_spread([v for _, v in run])} against an "
+                f"early level of {early:.3g} (limit {limit:.3g})"
+            ),
+            "lower the actor learning rate, raise actor.kl_loss_coef, or check the rollout and "
+            "actor log-probs agree (training/rollout_probs_diff_mean)",
+        )
+        if finding is not None:
+            return finding
     return None
 
 

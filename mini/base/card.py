@@ -1,13 +1,14 @@
 """Writes a miniature base model's card (README.md beside its weights) from its build record and gate.
 
-python -m launch.cpu_backend.mini_base --out models/mini-base      # writes models/mini-base/README.md
+python -m mini.base --out models/mini-base      # writes models/mini-base/README.md
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from launch.cpu_backend.mini_base import corpus
+from mini.base import corpus
+from mini.base.vocab import MAX_INTEGER
 
 _MIXTURE = {
     "search": (
@@ -36,21 +37,21 @@ def _lines(record: dict) -> list[str]:
         f"# Miniature base model: `{record['prior']}` prior",
         "",
         "A tiny Qwen2 causal LM pre-trained **here, on CPU**, on a synthetic Countdown corpus "
-        "(3 numbers in 1..9, targets 1..100) for ZeroLab's CPU miniature (`recipes/countdown-mini.yaml`). "
+        f"({corpus.COUNT} numbers in 1..{corpus.MAX_NUMBER}, targets 1..{corpus.MAX_TARGET}) for ZeroLab's CPU miniature (`recipes/countdown-mini.yaml`). "
         "Nothing comes from the hub.",
         "",
         "**The behaviours were planted.** The corpus is a mixture written by procedures "
-        "(`launch/cpu_backend/mini_base/corpus.py`), with correct arithmetic throughout. "
+        "(`mini/base/corpus.py`), with correct arithmetic throughout. "
         + mixture
         + " What RL does with this model is amplify (or suppress) behaviours it already has; it is a model "
         "organism for the loop, not evidence about how large models learn.",
         "",
         "## Build",
-        f"- Rebuild: `python -m launch.cpu_backend.mini_base --out DIR --prior {record['prior']}` "
+        f"- Rebuild: `python -m mini.base --out DIR --prior {record['prior']}` "
         "(reuses DIR when its build.json has the same hash).",
-        f"- Build hash `{record['hash'][:16]}` ({record['version']}); {record['parameters']:,} parameters, "
+        f"- Build hash `{record['hash'][:16]}` (code `{record['sources'][:12]}`); {record['parameters']:,} parameters, "
         f"{config['num_layers']} layers x {config['hidden_size']}, {config['num_heads']} heads, tied embeddings, "
-        "fp32; word-level tokenizer with one token per integer 0..729 and per target #0..#729"
+        f"fp32; word-level tokenizer with one token per integer 0..{MAX_INTEGER} and per target #0..#{MAX_INTEGER}"
         + (
             "; each target token's embedding starts at its integer's plus one offset shared by all targets."
             if config.get("aligned_targets")

@@ -1,6 +1,6 @@
-"""`python -m launch.cpu_backend.mini_base`: build (or reuse) a miniature base model, gate it, write its card.
+"""`python -m mini.base`: build (or reuse) a miniature base model, gate it, write its card.
 
-python -m launch.cpu_backend.mini_base --out models/mini-base [--prior search|none] [--steps N] [--force]
+python -m mini.base --out models/mini-base [--prior search|none] [--steps N] [--force]
 """
 
 from __future__ import annotations
@@ -10,19 +10,15 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from launch.cpu_backend.mini_base.build import PRIORS, build_base, record_gate
+from data_prep.tasks import build_command, split_path
 from launch.recipe import REPO_ROOT
-from launch.validate import data_build_command
-
-TASK, TEMPLATE = "countdown-mini", "mini"
+from mini import TASK, TEMPLATE
+from mini.base.build import PRIORS, ensure_base, falls_short
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m launch.cpu_backend.mini_base", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m mini.base", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--out", required=True, help="model dir to build (reused when its build.json matches)"
     )
@@ -34,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="replace a different build in --out")
     parser.add_argument("--no-gate", action="store_true", help="skip the gate (for quick experiments)")
     args = parser.parse_args(argv)
-    build = data_build_command(TASK, TEMPLATE, args.data_dir)
+    build = build_command(TASK, TEMPLATE, args.data_dir)
     subprocess.run([*build, "--if-missing"], check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
-    test_split = Path(args.data_dir) / TASK / TEMPLATE / "test.parquet"
+    test_split = split_path(args.data_dir, TASK, TEMPLATE, "test")
     started = time.monotonic()
 
     def progress(step: int, loss: float, lr: float) -> None:
@@ -46,28 +42,21 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     try:
-        out_dir, record, built = build_base(
-            args.out, test_split, args.prior, args.steps, args.force, progress
+        out_dir, record, built = ensure_base(
+            args.out, test_split, args.prior, args.steps, args.force, not args.no_gate, progress
         )
     except (FileExistsError, ValueError) as error:
-        print(f"mini_base: error: {error}", file=sys.stderr)
+        print(f"mini.base: error: {error}", file=sys.stderr)
         return 2
     print(
         f"{'built' if built else 'reusing'} {out_dir} (hash {record['hash'][:12]}, {record['parameters']:,} parameters)"
     )
     if args.no_gate:
         return 0
-    if built or "gate" not in record:  # a reused build keeps the gate it passed (or failed) when built
-        from launch.cpu_backend.mini_base.card import write_card
-        from launch.cpu_backend.mini_base.gate import run_gate
-
-        record = record_gate(out_dir, run_gate(out_dir, test_split))
-        write_card(out_dir, record)
     gate = record["gate"]
     print(json.dumps(gate, indent=2))
     print(f"gate {'PASSED' if gate['passed'] else 'FAILED'}; model card: {out_dir / 'README.md'}")
-    # The no-prior base is a control: it fails the search checks by design, and that is not an error.
-    return 0 if gate["passed"] or args.prior == "none" else 1
+    return 1 if falls_short(record) else 0
 
 
 if __name__ == "__main__":

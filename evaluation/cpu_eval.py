@@ -1,7 +1,7 @@
-"""Evaluate the student: `launch eval` on a GPU node; on CPU the same files from the CPU backend's sampler.
+"""CPU evaluation: `launch eval` on a GPU node; on CPU the same files from the CPU backend's sampler.
 
 On a GPU this is evaluation.evaluate.run_eval itself. `launch eval` needs vLLM, so on CPU the n-sample and
-greedy passes are decoded by distill.sample.sample_cpu (same prompt template, same generations parquet),
+greedy passes are decoded by evaluation.sample.sample_cpu (same prompt template, same generations parquet),
 then scored by evaluation.score like any generations file, and written under the same names:
 `<task>.json` (metrics, model, checkpoint step, decoding, commit, versions) and `<task>.jsonl`.
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from distill.sample import sample
 from evaluation.evaluate import EvalSplit, evaluated_what, run_eval
 from evaluation.generate import Decoding
+from evaluation.sample import sample
 from evaluation.score import score_generations, write_json, write_jsonl
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT

@@ -1,24 +1,24 @@
 """The CPU miniature still learns: the first steps of a real GRPO run from the committed base make the policy
 search more (it pays), and the same run with the correctness-independent (random) reward does not.
 
-Both are launch.mini_probe runs (the whole launch path, the recipe's settings cut to STEPS steps), so they are
+Both are mini.probe runs (the whole launch path, the recipe's settings cut to STEPS steps), so they are
 the first steps of the committed runs. MARGIN comes from five grpo seeds and three random-reward seeds
 (benchmarks/calibrate_mini_probe.py and the committed runs; the figures per seed: results/countdown-mini/README.md):
 grpo rose 0.147 to 0.221, the control 0.000 to 0.012.
 
-    python -m pytest tests/launch/test_mini_learning.py -q
+    python -m pytest tests/mini/test_learning.py -q
 """
 
 from __future__ import annotations
 
 import pytest
 
-from launch.mini import BASES
-from launch.mini_probe import probe
 from launch.recipe import REPO_ROOT
+from mini import BASES
+from mini.probe import probe
 
 STEPS = 12
-MARGIN = 0.08  # the fitted rise of the sampled search share over the run (launch.mini_probe.ProbeResult.rise)
+MARGIN = 0.08  # the fitted rise of the sampled search share over the run (mini.probe.ProbeResult.rise)
 TIMEOUT_S = 480
 
 

@@ -8,7 +8,7 @@ attends across examples and behaves differently alone at inference). Length-sort
 rate, AdamW, gradient clipping at 1. Everything is seeded; on the same torch build and thread count a
 rebuild gives the same weights.
 
-    python -m launch.cpu_backend.mini_base --out models/mini-base
+    python -m mini.base --out models/mini-base
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from launch.cpu_backend.mini_base import corpus
-from launch.cpu_backend.mini_base.vocab import EOS, INTEGERS, PAD, TARGETS, build_tokenizer
+from mini.base import corpus
+from mini.base.vocab import EOS, INTEGERS, PAD, TARGETS, build_tokenizer
 
 ROW_TOKENS = 256
 IGNORE = -100

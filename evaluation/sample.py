@@ -59,12 +59,43 @@ def prompt_rows(split_path: str | Path, out_path: Path, max_prompts: int | None)
     return out_path
 
 
+def decode(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    sampling,
+    generator,
+    eos_token_id: int,
+    pad_token_id: int,
+    batch: int | None = CPU_BATCH_REQUESTS,
+) -> list[str]:
+    """Responses to token-id prompts from the CPU backend's batched sampler (`batch` requests at a time; None:
+    all at once), decoded as verl hands them to the reward: the response alone, special tokens skipped.
+    The one CPU sampling path of distillation's teacher, the CPU evaluation and the miniature's base gate."""
+    from launch.cpu_backend.sampling import generate_batch
+
+    step = batch or max(1, len(prompts))
+    texts: list[str] = []
+    for start in range(0, len(prompts), step):
+        chunk = prompts[start : start + step]
+        completions = generate_batch(
+            model,
+            chunk,
+            [sampling] * len(chunk),
+            eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id,
+            generator=generator,
+        )
+        texts += [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]
+    return texts
+
+
 def sample_cpu(model_path: str, rows_path: Path, out_path: Path, decoding: Decoding, seed: int) -> Path:
     """Decode `decoding.n` responses for every row on CPU (fp32); writes the rows plus `responses`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from launch.cpu_backend.sampling import Sampling, generate_batch
+    from launch.cpu_backend.sampling import Sampling
 
     table = pq.read_table(rows_path)
     chat_template = get_template(split_template(table)).chat_template
@@ -84,15 +115,7 @@ def sample_cpu(model_path: str, rows_path: Path, out_path: Path, decoding: Decod
         max_tokens=decoding.max_tokens, temperature=decoding.temperature, top_p=decoding.top_p
     )
     requests = [ids for ids in prompts for _ in range(decoding.n)]
-    generator = torch.Generator().manual_seed(seed)
-    texts: list[str] = []
-    for start in range(0, len(requests), CPU_BATCH_REQUESTS):
-        batch = requests[start : start + CPU_BATCH_REQUESTS]
-        completions = generate_batch(
-            model, batch, [sampling] * len(batch), eos_token_id=eos, pad_token_id=pad, generator=generator
-        )
-        # What verl hands the reward: the response alone, special tokens skipped.
-        texts += [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]
+    texts = decode(model, tokenizer, requests, sampling, torch.Generator().manual_seed(seed), eos, pad)
     responses = [texts[row * decoding.n : (row + 1) * decoding.n] for row in range(table.num_rows)]
     out = table.append_column("responses", pa.array(responses, pa.list_(pa.string())))
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import linear_regression, mean
 
-from launch.mini import RECIPE, cpu_overlay
+from data_prep.tasks import build_command
 from launch.plan import compile_run
 from launch.recipe import REPO_ROOT, load_recipe
-from launch.validate import data_build_command, validate_plans
+from launch.validate import validate_plans
+from mini import RECIPE, TASK, TEMPLATE
+from mini.run import cpu_overlay
 from rewards.behaviour import count_search_steps
 
 NO_VALIDATION = {"trainer.val_before_train": False, "trainer.test_freq": -1}
@@ -58,7 +60,7 @@ def probe(variant: str, seed: int, steps: int, work_dir: Path, timeout_s: float)
     data_dir = work_dir / "data"
     overlay = cpu_overlay(steps=steps)
     subprocess.run(
-        [*data_build_command(RECIPE, "mini", str(data_dir)), "--if-missing"], check=True, capture_output=True
+        [*build_command(TASK, TEMPLATE, str(data_dir)), "--if-missing"], check=True, capture_output=True
     )
     plan = compile_run(
         load_recipe(RECIPE),

@@ -1,6 +1,6 @@
 """The CPU miniature's base model kit: tokenizer, planted corpus, packing, build cache, gate arithmetic.
 
-python -m pytest tests/launch/test_mini_base.py -q
+python -m pytest tests/mini/test_base.py -q
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import subprocess
 import pytest
 import torch
 
-from launch.cpu_backend.mini_base import build, corpus, gate, pretrain
-from launch.cpu_backend.mini_base.vocab import EOS, UNK, build_tokenizer
-from launch.validate import data_build_command
+from data_prep.tasks import build_command
+from mini.base import build, corpus, gate, pretrain
+from mini.base.vocab import EOS, UNK, build_tokenizer
 from rewards.arithmetic import parse_equation
 from rewards.registry import compute_score
 
@@ -50,7 +50,7 @@ def test_saved_tokenizer_loads_unchanged_through_autotokenizer(tmp_path):
 def test_target_tokens_start_at_their_integer_plus_one_shared_offset():
     from transformers import Qwen2ForCausalLM
 
-    from launch.cpu_backend.mini_base.vocab import INTEGERS, TARGETS
+    from mini.base.vocab import INTEGERS, TARGETS
 
     tokenizer = build_tokenizer()
     config = pretrain.PretrainConfig(hidden_size=12, num_heads=2, num_layers=1, intermediate_size=16)
@@ -75,7 +75,7 @@ def test_routes_are_exact_and_cover_every_data_prep_problem(tmp_path):
     pool = set(corpus.problems())
     assert len(pool) == 2145
     out = tmp_path / "data"
-    subprocess.run(data_build_command("countdown-mini", "mini", str(out)), check=True, capture_output=True)
+    subprocess.run(build_command("countdown-mini", "mini", str(out)), check=True, capture_output=True)
     for split in ("train", "test"):
         held = build.test_keys(out / "countdown-mini" / "mini" / f"{split}.parquet")
         assert held <= pool, f"data_prep {split} problems the exhaustive search cannot reach"
@@ -130,7 +130,7 @@ def pretrain_model(config, tokenizer):
 
 def test_build_is_reused_by_hash_and_never_replaced_silently(tmp_path):
     data = tmp_path / "data"
-    subprocess.run(data_build_command("countdown-mini", "mini", str(data)), check=True, capture_output=True)
+    subprocess.run(build_command("countdown-mini", "mini", str(data)), check=True, capture_output=True)
     split = data / "countdown-mini" / "mini" / "test.parquet"
     out = tmp_path / "base"
     path, record, built = build.build_base(out, split, "none", steps=2)
@@ -152,3 +152,29 @@ def test_gate_helpers_score_and_check_arithmetic():
     wrong = "try 9 * 2 = 17 , 17 - 8 = 10 no guess </think> <answer> 9 + 2 + 8 </answer>"
     assert gate.accuracy([right, wrong], truths) == 0.5
     assert gate.arithmetic_right([right, wrong]) == (2, 4)
+
+
+def test_the_build_hash_follows_code_not_prose():
+    source = '"""Doc."""\nimport os\n\n\ndef f(x):\n    """Doc."""\n    return x + 1  # why\n'
+    moved = 'from elsewhere import os\n\n\ndef f(x):\n    """Reworded."""\n    return x + 1\n'
+    assert build.code_of(source) == build.code_of(moved)
+    assert build.code_of(source) != build.code_of(source.replace("x + 1", "x + 2"))
+
+
+def test_the_committed_bases_are_the_builds_the_code_names(tmp_path):
+    """Changing the code that shapes the weights (build.SHAPING_MODULES) or MINI_SIZE makes the committed
+    bases stale: rebuild them (`make mini` rebuilds what no longer matches) and commit the new builds."""
+    import json
+
+    from launch.recipe import REPO_ROOT
+    from mini import BASES
+
+    data = tmp_path / "data"
+    subprocess.run(build_command("countdown-mini", "mini", str(data)), check=True, capture_output=True)
+    held_out = build.test_keys(data / "countdown-mini" / "mini" / "test.parquet")
+    for prior, out in BASES.items():
+        record = json.loads((REPO_ROOT / out / build.BUILD_FILE).read_text())
+        assert record["prior"] == prior
+        assert record["hash"] == build.build_hash(pretrain.PretrainConfig(**record["config"]), held_out), (
+            prior
+        )

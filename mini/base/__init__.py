@@ -5,5 +5,5 @@ documented mixture (corpus.py), pre-training gives a small base model that verl 
 (pretrain.py, tokenizer from vocab.py), and a gate measures, before any RL, that the planted search is rare
 but works in the model's hands (gate.py). RL is then left to amplify it.
 
-    python -m launch.cpu_backend.mini_base --out models/mini-base            # build (or reuse) and gate
+    python -m mini.base --out models/mini-base            # build (or reuse) and gate
 """

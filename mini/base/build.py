@@ -1,16 +1,20 @@
 """Builds (or reuses) a miniature base model dir: pre-train, save as a Hugging Face dir, gate, model card.
 
-The build is named by a content hash of its config, the test split it must never see and BUILD_VERSION,
-which a change to the corpus, tokenizer or training code that moves the weights must bump; a dir whose build.json carries the same hash is reused as it
-is, a dir holding a different build is refused unless `force` (nothing is overwritten silently). The dir
-is written beside its target and renamed into place, so an interrupted build leaves nothing half-written.
+The build is named by a content hash of its config, the test split it must never see, the problem size
+(data_prep.tasks.MINI_SIZE) and the code of the modules that shape the weights (SHAPING_MODULES: corpus,
+tokenizer, training loop): any change to that code makes a new build, while a moved file, a reworded
+docstring or a comment keeps it. A dir whose build.json carries the same hash is reused as it is, a dir
+holding a different build is refused unless `force` (nothing is overwritten silently). The dir is written
+beside its target and renamed into place, so an interrupted build leaves nothing half-written.
 
-    python -m launch.cpu_backend.mini_base --out models/mini-base [--prior none]
+    python -m mini.base --out models/mini-base [--prior none]
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -19,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from launch.cpu_backend.mini_base import corpus, pretrain
+from data_prep.tasks import MINI_SIZE
+from launch.recipe import REPO_ROOT
+from mini.base import corpus, pretrain, vocab
 
 PRIORS = {"search": 0.25, "none": 0.0}  # planted search share of the problems, per base
 BUILD_FILE = "build.json"
-BUILD_VERSION = (
-    "mini-base-v7"  # v2 masks examples; v3 verl tokens; v4 yes/no; v5 #targets; v6 copied; v7 aligned
-)
+SHAPING_MODULES = (corpus, vocab, pretrain)
 
 
 def test_keys(test_split: str | os.PathLike) -> set[tuple[tuple[int, ...], int]]:
@@ -36,11 +40,47 @@ def test_keys(test_split: str | os.PathLike) -> set[tuple[tuple[int, ...], int]]
     return {(tuple(sorted(t["ground_truth"]["numbers"])), int(t["ground_truth"]["target"])) for t in truths}
 
 
+def code_of(source: str) -> str:
+    """A module's code without its prose: docstrings, comments and import lines dropped, layout normalised.
+
+    Imports go because where a shaping module lives is not what it computes; the modules it imports that
+    shape the weights are hashed themselves (SHAPING_MODULES, MINI_SIZE)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if not isinstance(body, list):
+            continue
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and (
+            body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+        ):
+            body = body[1:] or [ast.Pass()]
+        node.body = [child for child in body if not isinstance(child, ast.Import | ast.ImportFrom)]
+    return ast.unparse(tree)
+
+
+def sources_digest() -> str:
+    """sha256 of the code of SHAPING_MODULES (code_of), in their order."""
+    digest = hashlib.sha256()
+    for module in SHAPING_MODULES:
+        digest.update(code_of(inspect.getsource(module)).encode())
+    return digest.hexdigest()
+
+
 def build_hash(config: pretrain.PretrainConfig, held_out: set) -> str:
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
     digest.update(json.dumps(sorted(held_out)).encode())
-    digest.update(BUILD_VERSION.encode())
+    digest.update(json.dumps(asdict(MINI_SIZE), sort_keys=True).encode())
+    digest.update(sources_digest().encode())
     return digest.hexdigest()
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as a record shows it: relative to the repository when inside it (no machine paths)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def read_build(out_dir: Path) -> dict | None:
@@ -79,12 +119,12 @@ def build_base(
     result = pretrain.pretrain(config, pool, progress)
     record = {
         "hash": digest,
-        "version": BUILD_VERSION,
+        "sources": sources_digest(),
         "prior": prior,
         "config": asdict(config),
         "pool_problems": len(pool),
         "held_out_problems": len(held_out),
-        "test_split": str(test_split),
+        "test_split": shown_path(test_split),
         "parameters": result.parameters,
         "tokens_seen": result.tokens_seen,
         "response_tokens": result.response_tokens,
@@ -140,3 +180,30 @@ def record_gate(out_dir: Path, gate: dict) -> dict:
     record["gate"] = gate
     (out_dir / BUILD_FILE).write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def ensure_base(
+    out_dir: str | os.PathLike,
+    test_split: str | os.PathLike,
+    prior: str = "search",
+    steps: int | None = None,
+    force: bool = False,
+    gate: bool = True,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> tuple[Path, dict, bool]:
+    """build_base, then the gate and the model card (a reused build keeps the gate it passed or failed when
+    built); (model dir, its build record with its gate, whether it was built now)."""
+    out_dir, record, built = build_base(out_dir, test_split, prior, steps, force, progress)
+    if gate and (built or "gate" not in record):
+        from mini.base.card import write_card
+        from mini.base.gate import run_gate
+
+        record = record_gate(out_dir, run_gate(out_dir, test_split))
+        write_card(out_dir, record)
+    return out_dir, record, built
+
+
+def falls_short(record: dict) -> bool:
+    """Whether a gated base failed a gate it is meant to pass: the no-prior base is a control that fails the
+    search checks by design, which is not a shortfall."""
+    return not record["gate"]["passed"] and record["prior"] != "none"

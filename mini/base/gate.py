@@ -9,7 +9,7 @@ On the held-out test split, scored by the real Countdown reward:
    (../shared/MINI_NOTES.md, first probe).
 The arithmetic of every `x op y = v` the forced responses write is checked too (reported, not gated).
 
-    python -m launch.cpu_backend.mini_base --out models/mini-base      # prints the gate
+    python -m mini.base --out models/mini-base      # prints the gate
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from launch.cpu_backend.sampling import Sampling, generate_batch
+from evaluation.sample import decode
+from launch.cpu_backend.sampling import Sampling
 from rewards.registry import compute_score
 
 GREEDY_MAX = 0.25
@@ -41,17 +42,12 @@ def load_split(path: str | os.PathLike) -> list[tuple[str, dict]]:
 
 
 def _complete(model, tokenizer, prompts: list[str], temperature: float, seed: int) -> list[str]:
+    """Every prompt decoded in one batch by evaluation.sample's CPU sampler."""
     ids = [tokenizer(prompt)["input_ids"] for prompt in prompts]
     sampling = Sampling(max_tokens=MAX_NEW_TOKENS, temperature=temperature)
-    completions = generate_batch(
-        model,
-        ids,
-        [sampling] * len(ids),
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    return [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]
+    generator = torch.Generator().manual_seed(seed)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    return decode(model, tokenizer, ids, sampling, generator, eos, pad, batch=None)
 
 
 def accuracy(responses: list[str], truths: list[dict]) -> float:
