@@ -1,15 +1,17 @@
 """Two real verl steps of every variant of every shipped recipe, on CPU, in one process and one Ray start.
 
-Each variant is compiled like any run and then overlaid with the tiny local model of launch.cpu_backend,
-Countdown data in the base template, a batch of 2 prompts and 16-token responses (launch.smoke's scale), so
-what differs between two runs is only what the variant changes in verl's config. Variants whose verl config
-is then identical to one already run (a model size, the instruct model, a hardware profile: the tiny model
-replaces them all) are run once and listed against the run that covered them. All runs share one Ray
-cluster started here (verl's `run_ppo` skips `ray.init` when Ray is up), which saves Ray's start-up per
-variant; each run still starts its own trainer, workers and rollout server. A run fails when the trainer
-raises, when a step's metrics are missing, or when any logged metric is NaN or infinite.
+Each variant is compiled like any run and then overlaid with the tiny local model of launch.cpu_backend, a
+small split of the miniature's Countdown, 2 prompts x 2 samples and 16-token responses, so what differs between
+two runs is what the variant changes in verl's config. Variants that are then the same run once, listed
+against the run that covered them: with scope "configs", identical verl configs (a model size, the instruct
+model, a hardware profile: the tiny model replaces them all); with scope "code-paths" (what `make test`
+runs), configs that differ only in numbers verl reads through the same code (learning rates, coefficients,
+clip ratios, KL on or off) or in our reward's options (tested in tests/rewards/). All runs share one Ray
+cluster started here and one TaskRunner actor (verl's `run_ppo` does `ray.init` and starts a TaskRunner per
+run); each run still starts its own trainer workers, rollout server and reward workers. A run fails when
+the trainer raises, when a step's metrics are missing, or when any logged metric is NaN or infinite.
 
-    python -m launch smoke-variants [--recipe countdown-ablations] [--variants grpo,gspo] [--out DIR]
+    python -m launch smoke-variants [--recipe countdown-ablations] [--variants grpo,gspo] [--scope configs]
 """
 
 from __future__ import annotations
