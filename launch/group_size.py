@@ -19,6 +19,7 @@ from pathlib import Path
 from launch.plan import RunPlan
 
 SIZES = (2, 4, 8, 16, 32)
+CONTROL_KEY = "+reward.custom_reward_function.reward_kwargs.control"
 
 
 def no_signal_share(pass_rate: float, group_size: int) -> float:
@@ -34,11 +35,15 @@ def no_signal_share(pass_rate: float, group_size: int) -> float:
 class PassRate:
     value: float
     source: str  # where it came from, for the printed table
+    # The share of groups the same runs actually had without signal at step 1, sampled at the training
+    # temperature (run.json's doctor.zero_std_group_share), with their group size: the check on the arithmetic.
+    observed: tuple[float, ...] = ()
+    observed_group_size: int | None = None
 
 
 def measured_pass_rate(plan: RunPlan, results_root: Path) -> PassRate | None:
     """The mean step-0 validation accuracy of committed runs that start from the plan's model on its data."""
-    values, runs = [], []
+    values, runs, observed, sizes = [], [], [], set()
     for record_path in sorted(results_root.glob("*/runs/*/run.json")):
         try:
             record = json.loads(record_path.read_text())
@@ -50,10 +55,21 @@ def measured_pass_rate(plan: RunPlan, results_root: Path) -> PassRate | None:
         if accuracy is not None:
             values.append(accuracy)
             runs.append(record_path.parent.name)
+            share = record.get("doctor", {}).get("zero_std_group_share", {}).get("1")
+            control = record.get("overrides", {}).get(CONTROL_KEY, "none")
+            if isinstance(share, int | float) and control == "none":  # a control's reward ignores correctness
+                observed.append(float(share))
+                sizes.add(record.get("overrides", {}).get("actor_rollout_ref.rollout.n"))
     if not values:
         return None
     shown = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
-    return PassRate(sum(values) / len(values), f"step-0 greedy validation of {len(runs)} run(s): {shown}")
+    size = sizes.pop() if len(sizes) == 1 else None
+    return PassRate(
+        sum(values) / len(values),
+        f"step-0 greedy validation of {len(runs)} run(s): {shown}",
+        tuple(observed) if size else (),
+        size,
+    )
 
 
 def _data(overrides: dict) -> str | None:
@@ -98,5 +114,12 @@ def render(pass_rate: PassRate | None, sizes: Sequence[int], recipe_sizes: Itera
         mark = "  <- this recipe" if size in own else ""
         lines.append(
             f"#   G = {size:>3}: {no_signal_share(pass_rate.value, size):7.1%} of groups without signal{mark}"
+        )
+    if pass_rate.observed:
+        shares = ", ".join(f"{share:.1%}" for share in pass_rate.observed)
+        lines.append(
+            f"# observed at step 1 of those runs (G = {pass_rate.observed_group_size}, sampled at the training "
+            f"temperature): {shares}. Greedy validation is not the sampled pass rate: where the two differ, "
+            "these are what the runs saw"
         )
     return "\n".join(lines)
