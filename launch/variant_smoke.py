@@ -98,17 +98,22 @@ def variant_overlay(model_dir: Path, steps: int = STEPS) -> Overlay:
 
 def _scaled_to_overlay(plan: RunPlan) -> RunPlan:
     """Settings sized against the recipe's scale, cut to the overlay's: DAPO's overlong buffer and response
-    budget (16 tokens), and groups of 2 samples (a group estimator needs 2; more only costs time here)."""
+    budget (16 tokens) and groups of 2 samples (a group estimator needs 2; more only costs time here); and
+    the two the CPU backend needs: a merged LoRA adapter, and a reward with signal under DAPO's filter."""
     scaled = {}
     if "+reward.reward_kwargs.max_resp_len" in plan.overrides:
         scaled["+reward.reward_kwargs.max_resp_len"] = RESPONSE_TOKENS
         scaled["+reward.reward_kwargs.overlong_buffer_cfg.len"] = RESPONSE_TOKENS // 4
     if plan.overrides.get("actor_rollout_ref.rollout.n", 1) > 2:
         scaled["actor_rollout_ref.rollout.n"] = 2
+    if plan.overrides.get("actor_rollout_ref.model.lora_rank", 0) > 0:
+        # The CPU rollout loads full weights and refuses adapter tensors: verl merges the adapter before each
+        # sync (vLLM on a GPU serves the adapter unmerged; that path is not exercised here).
+        scaled["actor_rollout_ref.model.lora.merge"] = True
     if plan.overrides.get("algorithm.filter_groups.enable"):
         # The random tiny model never solves a problem: every group would be filtered and verl 0.9.1 refills
         # without a cap, forever. A seeded coin for a reward gives groups with signal, so the filter and its
-        # refills run (and are logged as training/filter_groups/*).
+        # refills run.
         scaled["+reward.custom_reward_function.reward_kwargs.control"] = "random"
         scaled["algorithm.filter_groups.metric"] = "score"
     return dataclasses.replace(plan, overrides={**plan.overrides, **scaled}) if scaled else plan

@@ -61,3 +61,18 @@ def test_every_shipped_variant_takes_two_real_steps_without_nan(tmp_path):
     assert done.returncode == 0 and not failed, (failed, done.stdout[-3000:], done.stderr[-3000:])
     covered = {name for run in summary for name in [run["run"], *run["covers"]]}
     assert covered == {f"{recipe}/{variant}" for recipe, variant in variant_smoke.shipped_variants()}
+
+
+def test_ci_runs_each_code_path_once_and_adapts_what_the_cpu_backend_lacks(tmp_path):
+    pairs = [(recipe, "lora") for recipe in ("countdown-ablations", "countdown-mini-ablations")]
+    pairs += [("countdown-ablations", "dapo_filter"), ("countdown-ablations", "dapo_overlong")]
+    runs = variant_smoke.plan_variants(pairs, tmp_path / "model", tmp_path / "data", tmp_path, "code-paths")
+    by_name = {run.name: run for run in runs}
+    # Rank, alpha, lr and KL differ; the code path (a merged LoRA adapter) is the same: one run.
+    assert by_name["countdown-ablations/lora"].covers == ["countdown-mini-ablations/lora"]
+    assert by_name["countdown-ablations/lora"].plan.overrides["actor_rollout_ref.model.lora.merge"] is True
+    dapo = by_name["countdown-ablations/dapo_filter"].plan.overrides
+    assert dapo["+reward.custom_reward_function.reward_kwargs.control"] == "random"  # groups with signal
+    overlong = by_name["countdown-ablations/dapo_overlong"].plan.overrides
+    assert overlong["+reward.reward_kwargs.max_resp_len"] == overlong["data.max_response_length"] == 16
+    assert len(variant_smoke.plan_variants(pairs, tmp_path / "m", tmp_path / "d", tmp_path, "configs")) == 4
