@@ -99,7 +99,8 @@ def variant_overlay(model_dir: Path, steps: int = STEPS) -> Overlay:
 def _scaled_to_overlay(plan: RunPlan) -> RunPlan:
     """Settings sized against the recipe's scale, cut to the overlay's: DAPO's overlong buffer and response
     budget (16 tokens) and groups of 2 samples (a group estimator needs 2; more only costs time here); and
-    the two the CPU backend needs: a merged LoRA adapter, and a reward with signal under DAPO's filter."""
+    what the tiny model and the CPU backend need: a reward with signal (the seeded-coin control), and a
+    merged LoRA adapter."""
     scaled = {}
     if "+reward.reward_kwargs.max_resp_len" in plan.overrides:
         scaled["+reward.reward_kwargs.max_resp_len"] = RESPONSE_TOKENS
@@ -110,11 +111,14 @@ def _scaled_to_overlay(plan: RunPlan) -> RunPlan:
         # The CPU rollout loads full weights and refuses adapter tensors: verl merges the adapter before each
         # sync (vLLM on a GPU serves the adapter unmerged; that path is not exercised here).
         scaled["actor_rollout_ref.model.lora.merge"] = True
+    control = "+reward.custom_reward_function.reward_kwargs.control"
+    if control not in plan.overrides:
+        # The random tiny model never solves a problem: every reward would be 0, every advantage 0, and a loss
+        # that fails only on a real gradient would pass. The seeded-coin control gives groups with signal.
+        scaled[control] = "random"
     if plan.overrides.get("algorithm.filter_groups.enable"):
-        # The random tiny model never solves a problem: every group would be filtered and verl 0.9.1 refills
-        # without a cap, forever. A seeded coin for a reward gives groups with signal, so the filter and its
-        # refills run.
-        scaled["+reward.custom_reward_function.reward_kwargs.control"] = "random"
+        # DAPO's filter must see the coin (filtering on `acc`, the truth, would drop every group, and verl
+        # 0.9.1 refills without a cap, forever).
         scaled["algorithm.filter_groups.metric"] = "score"
     return dataclasses.replace(plan, overrides={**plan.overrides, **scaled}) if scaled else plan
 
