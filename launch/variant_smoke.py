@@ -1,7 +1,7 @@
 """Two real verl steps of every variant of every shipped recipe, on CPU, in one process and one Ray start.
 
 Each variant is compiled like any run and then overlaid with the tiny local model of launch.cpu_backend, a
-small split of the miniature's Countdown, 2 prompts x 2 samples and 16-token responses, so what differs between
+small split of the miniature's Countdown, 2 prompts x 4 samples and 16-token responses, so what differs between
 two runs is what the variant changes in verl's config. Variants that are then the same run once, listed
 against the run that covered them: with scope "configs", identical verl configs (a model size, the instruct
 model, a hardware profile: the tiny model replaces them all); with scope "code-paths" (what `make test`
@@ -36,6 +36,9 @@ STEPS = 2
 TRAIN_PROBLEMS, TEST_PROBLEMS = 16, 4
 RESPONSE_TOKENS = 16
 TASK, TEMPLATE = "countdown-mini", "mini"
+# Samples per prompt (at most): with a fair coin for a reward, 2 prompts x 2 samples left every group without
+# signal in both steps for one variant (measured: gspo); with 4, each group is all-equal with chance 1/8.
+GROUP_SIZE = 4
 # Keys that name a run rather than configure it: two runs equal in everything else train identically.
 _NAMING_KEYS = (
     "trainer.project_name",
@@ -98,15 +101,15 @@ def variant_overlay(model_dir: Path, steps: int = STEPS) -> Overlay:
 
 def _scaled_to_overlay(plan: RunPlan) -> RunPlan:
     """Settings sized against the recipe's scale, cut to the overlay's: DAPO's overlong buffer and response
-    budget (16 tokens) and groups of 2 samples (a group estimator needs 2; more only costs time here); and
+    budget (16 tokens) and groups of GROUP_SIZE samples; and
     what the tiny model and the CPU backend need: a reward with signal (the seeded-coin control), and a
     merged LoRA adapter."""
     scaled = {}
     if "+reward.reward_kwargs.max_resp_len" in plan.overrides:
         scaled["+reward.reward_kwargs.max_resp_len"] = RESPONSE_TOKENS
         scaled["+reward.reward_kwargs.overlong_buffer_cfg.len"] = RESPONSE_TOKENS // 4
-    if plan.overrides.get("actor_rollout_ref.rollout.n", 1) > 2:
-        scaled["actor_rollout_ref.rollout.n"] = 2
+    if plan.overrides.get("actor_rollout_ref.rollout.n", 1) > GROUP_SIZE:
+        scaled["actor_rollout_ref.rollout.n"] = GROUP_SIZE
     if plan.overrides.get("actor_rollout_ref.model.lora_rank", 0) > 0:
         # The CPU rollout loads full weights and refuses adapter tensors: verl merges the adapter before each
         # sync (vLLM on a GPU serves the adapter unmerged; that path is not exercised here).

@@ -32,7 +32,7 @@ def test_variants_the_tiny_model_makes_identical_run_once(tmp_path):
     ]
     gspo = by_name["countdown-ablations/gspo"].plan.overrides
     assert gspo["actor_rollout_ref.actor.policy_loss.loss_mode"] == "gspo"  # the variant survives the overlay
-    assert gspo["actor_rollout_ref.rollout.n"] == 2 and gspo["trainer.total_training_steps"] == 2
+    assert gspo["actor_rollout_ref.rollout.n"] == 4 and gspo["trainer.total_training_steps"] == 2
 
 
 def test_a_nan_or_a_missing_step_fails_the_metrics_check(tmp_path):
