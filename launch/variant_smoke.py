@@ -286,6 +286,10 @@ def run_variants(
                 problem, runner = f"the trainer process died: {error}"[-1500:], None
             except Exception as error:  # noqa: BLE001 - a variant's crash is its result, reported by name
                 problem = f"{type(error).__name__}: {str(error)[-1500:]}"
+                # A run that raised leaves actors alive (measured: a named reward worker then refused the next
+                # run); the actors a TaskRunner started go with it, so the next run gets a fresh one.
+                ray.kill(runner)
+                runner = None
             problem = _release_resources() or problem
             run.seconds = time.monotonic() - started
             run.status, run.reason = ("failed", problem) if problem else ("finished", None)
