@@ -11,6 +11,10 @@ RECIPE ?= countdown-3b
 # recipe's own; PROFILE=recipe forces each recipe's own. CPU recipes (profile cpu) are never switched.
 PROFILE ?=
 VARIANT ?=
+# make sweep / make plan: only these variants, comma-separated (e.g. VARIANTS=grpo,dr_grpo)
+VARIANTS ?=
+# make plan: the base model's pass rate for the group-size arithmetic (default: from committed runs)
+PASS_RATE ?=
 SEED ?=
 LAUNCHER ?= local
 # ray launcher: the cluster's dashboard, e.g. http://HEAD_IP:8265; RESULTS_DIR, DATA_DIR and CKPT_DIR must then
@@ -43,6 +47,7 @@ VLLM_PY := $(VLLM_VENV)/bin/python
 REQUIRE_GPU := requirements/install.sh require-gpu
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(PROFILE_ARG)
+VARIANTS_ARG := $(if $(VARIANTS),--variants $(VARIANTS))
 DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
 .PHONY: help install test lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench countdown-3b clean-env
@@ -80,19 +85,19 @@ mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here +
 validate: install ## check every run of every shipped recipe against the pinned verl schema and its GPU memory (PROFILE=)
 	$(PY) -m launch validate $(PROFILE_ARG)
 
-plan: install ## print run ids, full verl commands and memory/disk/time estimates of RECIPE (VARIANT=, SEED=, PROFILE=)
-	$(PY) -m launch plan $(RECIPE) $(RUN_ARGS)
+plan: install ## print run ids, full verl commands, estimates and group-size arithmetic of RECIPE (VARIANT(S)=, SEED=, PROFILE=, PASS_RATE=)
+	$(PY) -m launch plan $(RECIPE) $(RUN_ARGS) $(VARIANTS_ARG) $(if $(PASS_RATE),--pass-rate $(PASS_RATE))
 
 train: ## GPU: train one run of RECIPE on this node (VARIANT=, SEED=, PROFILE=)
 	@$(REQUIRE_GPU) train
 	@$(INSTALL) $(INSTALL_MODE)
 	$(PY) -m launch train $(RECIPE) $(RUN_ARGS) $(DIR_ARGS)
 
-sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (add DRY_RUN=1 to only print/write; PROFILE=)
+sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (VARIANTS=a,b picks some; DRY_RUN=1 only prints/writes; PROFILE=)
 	$(if $(filter local,$(LAUNCHER)),$(if $(DRY_RUN),,@$(REQUIRE_GPU) sweep))
 	@# ray/slurm jobs run this environment's python on GPU nodes: build the GPU env even on a login node without GPUs.
 	@$(if $(filter local,$(LAUNCHER)),$(INSTALL) $(INSTALL_MODE),GPU_ELSEWHERE=1 $(INSTALL) gpu)
-	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(DIR_ARGS) $(PROFILE_ARG) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(JOB_PYTHON),--python $(JOB_PYTHON)) $(if $(DRY_RUN),--dry-run)
+	$(PY) -m launch sweep $(RECIPE) --launcher $(LAUNCHER) $(DIR_ARGS) $(PROFILE_ARG) $(VARIANTS_ARG) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(JOB_PYTHON),--python $(JOB_PYTHON)) $(if $(DRY_RUN),--dry-run)
 
 distill: install ## teacher samples -> rule filter -> verl SFT -> eval for each run of a distill RECIPE (VARIANT=, SEED=, DEVICE=cpu)
 	$(PY) -m launch distill run $(RECIPE) $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(if $(DEVICE),--device $(DEVICE)) $(DIR_ARGS)

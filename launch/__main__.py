@@ -25,6 +25,10 @@ COMMANDS = {
         "launch.__main__:smoke_main",
         "CPU: the real verl GRPO trainer for a few steps with a tiny local model",
     ),
+    "smoke-variants": (
+        "launch.cli:smoke_variants_main",
+        "CPU: two real verl steps of every variant of every shipped recipe (what CI runs)",
+    ),
     "mini": (
         "mini.__main__:main",
         "CPU: R1-Zero in miniature, pre-trained tiny base + GRPO sweep + report",

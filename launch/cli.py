@@ -22,7 +22,15 @@ from pathlib import Path
 
 from launch import estimate, hardware, verl_config
 from launch.attempt import run_attempt
-from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, RunPlan, compile_recipe, render_plans
+from launch.plan import (
+    CHECKPOINTS_DIR,
+    DATA_DIR,
+    RESULTS_DIR,
+    RunPlan,
+    compile_recipe,
+    render_plans,
+    select_variants,
+)
 from launch.preflight import PreflightError, ensure_data, preflight
 from launch.recipe import REPO_ROOT, Recipe, RecipeError, list_recipes, load_recipe
 from launch.validate import RunInvalid, check_data, check_memory, validate_plans, validate_recipes
@@ -32,6 +40,7 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m launch {command}", description=description)
     parser.add_argument("recipe", help="recipe name in recipes/ (e.g. countdown-3b) or a YAML path")
     parser.add_argument("--variant", help="only this variant (default: all)")
+    parser.add_argument("--variants", help="only these variants, comma-separated (e.g. grpo,dr_grpo)")
     parser.add_argument("--seed", type=int, help="only this seed, any seed (default: all of sweep.seeds)")
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the data sets are built (default: data)")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records go (default: results)")
@@ -64,15 +73,16 @@ def _plans(args: argparse.Namespace, command: str) -> list[RunPlan]:
         raise RecipeError(
             f"{recipe.name} is a distillation recipe, not RL runs: python -m distill run {recipe.name}"
         )
-    return compile_recipe(
-        recipe,
-        args.variant,
-        args.seed,
-        data_dir=args.data_dir,
-        results_root=args.results_dir,
-        checkpoints_root=args.checkpoints_dir,
-        profile=_choose_profile(command, args.profile),
-    )
+    profile = _choose_profile(command, args.profile)
+    dirs = {
+        "data_dir": args.data_dir,
+        "results_root": args.results_dir,
+        "checkpoints_root": args.checkpoints_dir,
+    }
+    variants = [args.variant] if args.variant else select_variants(recipe, args.variants)
+    return [
+        plan for name in variants for plan in compile_recipe(recipe, name, args.seed, **dirs, profile=profile)
+    ]
 
 
 def _stdout_line(line: str) -> None:
@@ -126,6 +136,12 @@ def validate_main(argv: list[str], distill_check: Callable[[Recipe, bool, str], 
 def plan_main(argv: list[str]) -> int:
     parser = _parser("plan", "Print each run id and its full verl command (validated, nothing launched).")
     parser.add_argument("--no-data-check", action="store_true", help="do not look for the data files")
+    parser.add_argument(
+        "--pass-rate",
+        type=float,
+        help="the base model's pass rate p on the task, for the group-size arithmetic (default: the step-0 "
+        "validation of committed runs of the same model and data, if any)",
+    )
     args = parser.parse_args(argv)
     try:
         plans = _plans(args, "plan")
@@ -149,9 +165,22 @@ def plan_main(argv: list[str]) -> int:
                 check_data(plan, REPO_ROOT)
             except RunInvalid as problem:
                 print(f"plan: warning: {problem}", file=sys.stderr)
+    print("\n" + _group_size_table(plans, args.pass_rate))
     for problem in refused:
         print(f"plan: error: {problem}", file=sys.stderr)
     return 1 if refused else 0
+
+
+def _group_size_table(plans: list[RunPlan], pass_rate: float | None) -> str:
+    from launch import group_size
+
+    measured = (
+        group_size.PassRate(pass_rate, "--pass-rate")
+        if pass_rate is not None
+        else group_size.measured_pass_rate(plans[0], REPO_ROOT / RESULTS_DIR)
+    )
+    own = {int(plan.overrides.get("actor_rollout_ref.rollout.n", 1)) for plan in plans}
+    return group_size.render(measured, group_size.group_sizes(plans), own)
 
 
 def _run_here(plans: list[RunPlan], dry_run: bool, configs: dict | None = None) -> int:
@@ -367,3 +396,81 @@ def smoke_main(argv: list[str], report: Callable[[list[str]], int]) -> int:
     print(f"  report:  {results / args.recipe / 'summary.md'}")
     print(f"  wandb (offline): {run_dir / 'wandb'}")
     return 0 if result.status == "finished" and report_code == 0 else 1
+
+
+def smoke_variants_main(argv: list[str]) -> int:
+    """Two real verl steps of every variant of every shipped recipe on CPU (launch.variant_smoke)."""
+    from launch import variant_smoke
+
+    parser = argparse.ArgumentParser(
+        prog="python -m launch smoke-variants", description=variant_smoke.__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--recipe", action="append", help="only this recipe (repeatable; default: every RL recipe)"
+    )
+    parser.add_argument("--variants", help="only these variants, comma-separated (with one --recipe)")
+    parser.add_argument(
+        "--out", default="outputs/smoke-variants", help="where data, model, metrics and summary.json go"
+    )
+    parser.add_argument(
+        "--scope",
+        choices=variant_smoke.SCOPES,
+        default="code-paths",
+        help="code-paths (default, what make test runs): one run per distinct verl code path; configs: one run "
+        "per distinct verl config (several times longer)",
+    )
+    args = parser.parse_args(argv)
+    out = (REPO_ROOT / args.out).resolve()
+    try:
+        pairs = variant_smoke.shipped_variants(args.recipe)
+        if args.variants:
+            if not args.recipe or len(args.recipe) != 1:
+                raise RecipeError("--variants picks variants of one recipe: give exactly one --recipe")
+            chosen = select_variants(load_recipe(args.recipe[0]), args.variants)
+            pairs = [(recipe, variant) for recipe, variant in pairs if variant in chosen]
+        model_dir, data_dir = variant_smoke.build_inputs(out)
+        runs = variant_smoke.plan_variants(pairs, model_dir, data_dir, out, args.scope)
+    except (RecipeError, RunInvalid) as error:
+        return _fail("smoke-variants", error)
+    print(f"smoke-variants: {len(pairs)} variant(s), {len(runs)} distinct verl config(s)", flush=True)
+    runs = variant_smoke.run_variants(runs, out, progress=_stdout_line)
+    summary = out / "summary.json"
+    summary.write_text(json.dumps([variant_smoke.describe(run) for run in runs], indent=1) + "\n")
+    failed = [run for run in runs if run.status != "finished"]
+    for run in failed:
+        print(f"smoke-variants: FAILED {run.name}: {run.reason}", file=sys.stderr)
+    print(f"smoke-variants: {len(runs) - len(failed)}/{len(runs)} finished; {summary}")
+    return 1 if failed else 0
+
+
+def mini_main(argv: list[str]) -> int:
+    """`make mini`: data, bases and every selected run of countdown-mini on the CPU (launch.mini), then the
+    report of its records through the front door's `report` command."""
+    import subprocess
+
+    from launch import mini
+    from launch.__main__ import run_command
+
+    parser = argparse.ArgumentParser(prog="python -m launch mini", description=mini.__doc__.split("\n")[0])
+    parser.add_argument("--variant", help="only this variant (default: all)")
+    parser.add_argument("--variants", help="only these variants, comma-separated (e.g. grpo,dr_grpo)")
+    parser.add_argument("--seed", type=int, help="only this seed (default: all)")
+    parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
+    parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records and the report go")
+    parser.add_argument("--data-dir", default=DATA_DIR, help="where the countdown-mini split is built")
+    parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
+    args = parser.parse_args(argv)
+
+    def progress(line: str) -> None:
+        print(f"=== mini: {line}", flush=True)
+
+    try:
+        failed = mini.run_mini(
+            args.variant, args.seed, args.steps, args.results_dir, args.data_dir, args.rerun, progress
+        )
+    except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
+        return _fail("mini", error)
+    report = run_command("report", [mini.RECIPE, "--results-dir", args.results_dir])
+    if failed:
+        print("mini: runs that did not finish: " + "; ".join(failed), file=sys.stderr)
+    return 1 if failed or report else 0

@@ -199,6 +199,20 @@ def expand(recipe: Recipe, variant: str | None = None, seed: int | None = None):
                 yield name, point, run_seed
 
 
+def select_variants(recipe: Recipe, names: str | Sequence[str] | None) -> list[str | None]:
+    """The variants `names` picks (comma-separated or a list), in the order given; [None] (all) when empty.
+    An unknown name is an error listing the recipe's variants."""
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",") if name.strip()]
+    if not names:
+        return [None]
+    if unknown := [name for name in names if name not in recipe.sweep.variants]:
+        raise RecipeError(
+            f"{recipe.path}: no variant {', '.join(map(repr, unknown))}; variants: {', '.join(recipe.sweep.variants)}"
+        )
+    return list(dict.fromkeys(names))
+
+
 def compile_run(
     recipe: Recipe,
     variant: str,

@@ -2,8 +2,9 @@
 
 A key verl does not know is an error naming it (with the closest real keys); a key verl 0.9.1 still parses
 but silently ignores (the legacy top-level reward blocks, global micro batch sizes, keys the v1 trainer never
-reads) is an error naming its replacement; then verl's own `validate_config` runs, and the advantage estimator and rollout names are
-looked up in verl's registries. Nothing here needs a GPU.
+reads) is an error naming its replacement; algorithm settings verl would not act on are errors too
+(launch.algorithm_checks); then verl's own `validate_config` runs, and the advantage estimator and rollout
+names are looked up in verl's registries. Nothing here needs a GPU.
 
     python -m launch validate            # runs this over every run of every shipped recipe
 """
@@ -229,6 +230,12 @@ def validate(overrides: Mapping[str, Any], extra_rollout_names: Sequence[str] = 
             f"'actor_rollout_ref.rollout.n={rollout.n}': {estimator} needs a group of at least 2 samples"
         )
 
+    from launch import algorithm_checks
+
+    try:
+        algorithm_checks.check(config, overrides)
+    except algorithm_checks.Ignored as error:
+        raise VerlConfigError(str(error)) from None
     _run_verl_validate_config(config)
     return config
 
@@ -257,6 +264,30 @@ def _offline_stand_in_model() -> str:
     return str(build_tiny_model(os.path.join(tempfile.gettempdir(), "zerolab-offline-stand-in-model")))
 
 
+# vLLM's allowed LoRA ranks, as verl 0.9.1 falls back to them (workers/rollout/vllm_rollout/utils.py).
+VLLM_MAX_LORA_RANK = 512
+
+
+def _without_vllm_lora_lookup(config):
+    """verl's validate_config looks a LoRA rank up in vLLM's own module, which imports vLLM: on a node
+    without vLLM (the CPU env) the rank is checked here against the bound verl falls back to, and verl's check
+    runs as for a merged adapter (the one difference)."""
+    import importlib.util
+
+    from omegaconf import OmegaConf
+
+    model = config.actor_rollout_ref.model
+    if config.actor_rollout_ref.rollout.name != "vllm" or model.lora_rank <= 0:
+        return config
+    if importlib.util.find_spec("vllm") is not None:
+        return config
+    if model.lora_rank > VLLM_MAX_LORA_RANK:
+        raise VerlConfigError(
+            f"'actor_rollout_ref.model.lora_rank={model.lora_rank}': vLLM serves LoRA ranks up to {VLLM_MAX_LORA_RANK}"
+        )
+    return OmegaConf.merge(config, {"actor_rollout_ref": {"model": {"lora": {"merge": True}}}})
+
+
 def _run_verl_validate_config(config) -> None:
     from omegaconf import OmegaConf
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
@@ -271,6 +302,7 @@ def _run_verl_validate_config(config) -> None:
             # the network: a tiny local stand-in takes the model's place for this check only (it validates
             # batch and optimizer settings); `launch train` checks that the real model is reachable.
             config = OmegaConf.merge(config, {"critic": {"model": {"path": _offline_stand_in_model()}}})
+        config = _without_vllm_lora_lookup(config)
         try:
             validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=use_critic)
         except (AssertionError, ValueError, TypeError) as error:

@@ -12,7 +12,7 @@ import yaml
 
 from data_prep.tasks import build_command
 from launch.plan import compile_recipe
-from launch.recipe import RECIPES_DIR, RecipeError, list_recipes, load_profile, load_recipe
+from launch.recipe import RECIPES_DIR, REPO_ROOT, RecipeError, list_recipes, load_profile, load_recipe
 from launch.validate import RunInvalid, validate_plans
 
 SHIPPED = [
@@ -21,6 +21,7 @@ SHIPPED = [
     "countdown-distill",
     "countdown-mini-distill",
     "countdown-mini",
+    "countdown-mini-ablations",
     "game24-3b",
     "math-1.5b",
     "debug",
@@ -98,10 +99,28 @@ def test_every_run_of_every_shipped_recipe_validates(name, data_dir, monkeypatch
     )
 
 
+def test_variants_pick_a_subset_and_an_unknown_name_lists_the_known_ones(tmp_path):
+    from launch.plan import select_variants
+
+    recipe = load_recipe("countdown-ablations")
+    assert select_variants(recipe, "grpo,dr_grpo") == ["grpo", "dr_grpo"]
+    assert select_variants(recipe, "") == [None]
+    with pytest.raises(RecipeError, match="no variant 'drgrpo'; variants: grpo, ppo, dr_grpo"):
+        select_variants(recipe, "grpo,drgrpo")
+    done = subprocess.run(
+        [sys.executable, "-m", "launch", "sweep", "countdown-ablations", "--variants", "grpo,dr_grpo",
+         "--dry-run", "--profile", "recipe", "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ids = [line[2:] for line in done.stdout.splitlines() if line.startswith("# countdown-ablations__")]
+    assert ids == [f"countdown-ablations__{v}__s{s}" for v in ("grpo", "dr_grpo") for s in (1, 2, 3)]
+
+
 def test_ablation_sweep_is_variants_times_seeds():
     plans = compile_recipe(load_recipe("countdown-ablations"))
     recipe = load_recipe("countdown-ablations")
-    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 16 * 3
+    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 27 * 3
     by_id = {plan.run_id: plan for plan in plans}
     instruct = by_id["countdown-ablations__instruct__s2"]
     assert instruct.model == "Qwen/Qwen2.5-3B-Instruct" and instruct.template == "instruct"
