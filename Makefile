@@ -37,7 +37,7 @@ PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(PROFILE_ARG)
 DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
-.PHONY: help install test lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench countdown-3b clean-env
+.PHONY: help install test lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench gpu-check countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= PROFILE= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
@@ -113,6 +113,11 @@ bench: install ## print speed/memory figures: data build, reward scoring, the CP
 	$(PY) benchmarks/bench_rewards.py --check
 	$(PY) benchmarks/bench_smoke.py
 	$(PY) benchmarks/bench_rollout.py
+
+gpu-check: ## GPU: verl's actor/ref engines at each profile's budgets vs the estimate; writes recipes/calibration/<gpu>.yaml (~5-9 min)
+	@$(REQUIRE_GPU) gpu-check
+	@$(INSTALL) $(INSTALL_MODE)
+	$(PY) benchmarks/gpu_check.py --out outputs/gpu-check --models-dir models/gpu-check
 
 clean-env: ## remove $(VENV) (the next target rebuilds it)
 	rm -rf $(VENV)
