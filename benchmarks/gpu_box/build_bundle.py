@@ -4,7 +4,7 @@ Hydra, ...), xz-compressed, small enough to travel with the repo in one 64 MiB c
 Only for the lent H200 box (../shared/GPU_DEVICE_NOTES.md): a normal GPU node installs the env with
 `make install`. The packages are the import closure a dry run found for verl's engine chain (PACKAGES, at the
 versions pinned in this machine's env), downloaded as wheels for the box's Python from this machine's
-registries; Ray is cut to what `import ray` needs (no Java jars, dashboard, libraries or daemons: the engine
+registries; Ray is cut to what `import ray` needs (no Java jars, dashboard frontend, libraries or daemons: the engine
 check runs without a Ray cluster). flash-attn's pure-Triton cross entropy and padding helpers travel as a
 `flash_attn` module under another distribution name, so verl's log-probs take the fused cross entropy as in
 production while transformers still reports flash-attention 2 unavailable.
@@ -39,9 +39,9 @@ PACKAGES = (
 )  # fmt: skip
 # Pure-Python packages published only as source at the pinned version: this env's installed files travel.
 SOURCE_ONLY = ("antlr4-python3-runtime",)
-# Ray's parts `import ray` and verl's imports of it never load (what a dry run cut without an import error).
+# Ray's parts `import ray` and verl's imports of it never load (ray.util.state does import ray/dashboard/modules).
 RAY_CUT = (
-    "ray/jars", "ray/dashboard", "ray/rllib", "ray/serve", "ray/data", "ray/tune", "ray/train", "ray/llm",
+    "ray/jars", "ray/dashboard/client", "ray/rllib", "ray/serve", "ray/data", "ray/tune", "ray/train", "ray/llm",
     "ray/core/src/ray/gcs", "ray/core/src/ray/raylet", "ray/core/src/plasma", "ray/tests",
 )  # fmt: skip
 FLASH_ATTN = ("flash-attn", "2.8.3")
