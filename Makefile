@@ -50,7 +50,7 @@ RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $
 VARIANTS_ARG := $(if $(VARIANTS),--variants $(VARIANTS))
 DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
-.PHONY: help install test lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench countdown-3b clean-env
+.PHONY: help install test lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench gpu-check countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= PROFILE= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
@@ -128,6 +128,11 @@ bench: install ## print speed/memory figures: data build, reward scoring, the CP
 	$(PY) benchmarks/bench_rewards.py --check
 	$(PY) benchmarks/bench_smoke.py
 	$(PY) benchmarks/bench_rollout.py
+
+gpu-check: ## GPU: verl's actor/ref engines at each profile's budgets vs the estimate; writes recipes/calibration/<gpu>.yaml (~5-9 min)
+	@$(REQUIRE_GPU) gpu-check
+	@$(INSTALL) $(INSTALL_MODE)
+	$(PY) benchmarks/gpu_check.py --out outputs/gpu-check --models-dir models/gpu-check
 
 clean-env: ## remove $(VENV) and $(VLLM_VENV) (the next target rebuilds them)
 	rm -rf $(VENV) $(VLLM_VENV)

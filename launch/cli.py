@@ -150,7 +150,7 @@ def plan_main(argv: list[str]) -> int:
         return _fail("plan", error)
     sys.stdout.write(render_plans(plans))
     # The estimate of every run, then the refusal of any that does not fit (what validate and train say).
-    print("\n" + estimate.ASSUMPTIONS)
+    print("\n" + estimate.assumptions())
     refused = []
     for plan in plans:
         print(estimate.render(estimate.estimate(plan), plan))

@@ -2,7 +2,8 @@
 phases, the checkpoint disk it keeps (actor + critic), and a rough time per step. Validation and pre-flight
 refuse a run whose peak exceeds the GPU, naming the knob to lower first (launch.validate, launch.preflight);
 `python -m launch plan` prints the figures. Arithmetic from the model's config (launch.model_configs) and the
-run's knobs, not yet calibrated on a GPU: the constants below are where a measurement would go.
+run's knobs, with constants (overhead, logit bytes, utilisation) that are guesses unless a calibration file
+measured on this node's GPU model replaces them (launch.calibration, written by `make gpu-check`).
 
 Memory, per GPU, decimal GB. verl's FSDP engines keep fp32 master weights (4 bytes per parameter) and AdamW's two
 fp32 moments (8 bytes); gradients (4 bytes) exist during an update. FSDP shards all of it over every GPU of the
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launch import calibration
+from launch.calibration import ARITHMETIC, Constants
 from launch.model_configs import ModelConfig, lookup
 from launch.plan import RunPlan
 from launch.recipe import REPO_ROOT
@@ -36,12 +39,7 @@ ADAM_BYTES = 8  # two fp32 moments
 REF_WEIGHT_BYTES = 2  # bf16, never updated
 VLLM_WEIGHT_BYTES = 2  # bf16
 ACTIVATION_BYTES = 2  # bf16
-# Per token and vocabulary entry: bf16 logits + one bf16 working copy (temperature, entropy) in a forward pass;
-# an update adds the logits' bf16 gradient. (verl's log-probs use flash-attn's fused cross entropy on GPU.)
-LOGIT_BYTES_FORWARD = 4
-LOGIT_BYTES_UPDATE = 6
-# CUDA context, NCCL buffers, allocator fragmentation: a guess until measured.
-RUNTIME_OVERHEAD_GB = 2.0
+# The guessed constants (logit bytes, overhead, utilisation) live in launch.calibration.Constants.
 # A saved FSDP checkpoint: fp32 weights + Adam moments, plus the extra state, rounded up.
 CHECKPOINT_BYTES_PER_PARAM = 16
 GB = 1e9
@@ -66,8 +64,6 @@ VERL_DEFAULTS: dict[str, Any] = {
 # Time per step: dense bf16 peak of the GPU class a profile's memory suggests (TFLOPS), and the fraction of it
 # reached. Rough: decoding is memory-bound (low utilisation), training is compute-bound.
 PEAK_TFLOPS = {24: 125, 40: 312, 80: 989, 141: 989}  # A10/L4, A100-40G, H100, H200
-TRAIN_MFU = 0.35
-ROLLOUT_MFU = 0.10
 # Responses are assumed to use half the response budget on average, prompts all of theirs.
 RESPONSE_FILL = 0.5
 
@@ -187,6 +183,7 @@ class Estimate:
     checkpoints_kept: str
     rollout_s: float
     train_s: float
+    constants: Constants = ARITHMETIC
 
     @property
     def peak(self) -> Phase:
@@ -217,19 +214,19 @@ def _layer_bytes_per_token(m: ModelConfig) -> float:
     return (6 * m.hidden + 2 * m.kv_dim + 4 * m.intermediate) * ACTIVATION_BYTES
 
 
-def _forward_bytes_per_token(m: ModelConfig, logits: bool) -> float:
+def forward_bytes_per_token(m: ModelConfig, logits: bool, constants: Constants) -> float:
     """A forward pass without gradients: one layer's transient (hidden and MLP projections) plus the logits."""
     transient = (2 * m.hidden + 2 * m.intermediate) * ACTIVATION_BYTES
-    return transient + (LOGIT_BYTES_FORWARD * m.vocab if logits else 0)
+    return transient + (constants.logit_bytes_forward * m.vocab if logits else 0)
 
 
-def _update_bytes_per_token(m: ModelConfig, checkpointing: bool, logits: bool) -> float:
+def update_bytes_per_token(m: ModelConfig, checkpointing: bool, logits: bool, constants: Constants) -> float:
     layers = (
         m.layers * m.hidden * ACTIVATION_BYTES + _layer_bytes_per_token(m)
         if checkpointing
         else m.layers * _layer_bytes_per_token(m)
     )
-    return layers + (LOGIT_BYTES_UPDATE * m.vocab if logits else 0)
+    return layers + (constants.logit_bytes_update * m.vocab if logits else 0)
 
 
 @dataclass(frozen=True)
@@ -268,16 +265,24 @@ def _offload_fix(o: Mapping[str, Any], exclude: str) -> str | None:
     return None
 
 
-def estimate(plan: RunPlan, gpu_memory_gb: float | None = None, root: Path = REPO_ROOT) -> Estimate | None:
-    """The run's estimate against `gpu_memory_gb` (default: its profile's); None for an unknown model."""
+def estimate(
+    plan: RunPlan,
+    gpu_memory_gb: float | None = None,
+    root: Path = REPO_ROOT,
+    constants: Constants | None = None,
+) -> Estimate | None:
+    """The run's estimate against `gpu_memory_gb` (default: its profile's); None for an unknown model.
+
+    `constants` default: this node's GPU model's calibration file if there is one, else the arithmetic."""
     m = lookup(plan.model, root)
     if m is None:
         return None
+    c = constants if constants is not None else calibration.for_this_node()
     o = plan.overrides
     memory_gb = gpu_memory_gb if gpu_memory_gb is not None else plan.profile.gpu_memory_gb
     memory = (memory_gb or 0) * GB
     state = _TrainingState(o, m.parameters())
-    shard, overhead = state.shard, RUNTIME_OVERHEAD_GB * GB
+    shard, overhead = state.shard, c.runtime_overhead_gb * GB
     critic = has_critic(o)
     sequence = int(o.get("data.max_prompt_length", 0)) + int(o.get("data.max_response_length", 0))
 
@@ -308,14 +313,14 @@ def estimate(plan: RunPlan, gpu_memory_gb: float | None = None, root: Path = REP
     base = resident + idle_vllm + overhead
     offloaded = _flag(o, "actor_rollout_ref.actor.fsdp_config.param_offload")
     passes = [
-        _Pass("actor", base + (shard * WEIGHT_BYTES if offloaded else 0), _forward_bytes_per_token(m, True),
+        _Pass("actor", base + (shard * WEIGHT_BYTES if offloaded else 0), forward_bytes_per_token(m, True, c),
               _tokens(o, "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu"),
               "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu"),
     ]  # fmt: skip
     if uses_ref(o):
         ref_loaded = shard * REF_WEIGHT_BYTES if state.ref == 0 else 0
         passes.append(
-            _Pass("ref", base + ref_loaded, _forward_bytes_per_token(m, True),
+            _Pass("ref", base + ref_loaded, forward_bytes_per_token(m, True, c),
                   _tokens(o, "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu"),
                   "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu")
         )  # fmt: skip
@@ -323,7 +328,7 @@ def estimate(plan: RunPlan, gpu_memory_gb: float | None = None, root: Path = REP
     if critic:
         critic_loaded = shard * WEIGHT_BYTES if _flag(o, "critic.fsdp.param_offload") else 0
         passes.append(
-            _Pass("critic", base + critic_loaded, _forward_bytes_per_token(m, False), critic_tokens,
+            _Pass("critic", base + critic_loaded, forward_bytes_per_token(m, False, c), critic_tokens,
                   "+critic.ppo_infer_max_token_len_per_gpu")
         )  # fmt: skip
     log_prob = max(passes, key=lambda p: p.total)
@@ -331,14 +336,14 @@ def estimate(plan: RunPlan, gpu_memory_gb: float | None = None, root: Path = REP
     # Update: the actor's (and the critic's) full training state plus one micro batch's activations.
     updates = [
         _Pass("actor", _updating(shard) + state.ref + state.critic + idle_vllm + overhead,
-              _update_bytes_per_token(m, _flag(o, "actor_rollout_ref.model.enable_gradient_checkpointing"), True),
+              update_bytes_per_token(m, _flag(o, "actor_rollout_ref.model.enable_gradient_checkpointing"), True, c),
               _tokens(o, "actor_rollout_ref.actor.ppo_max_token_len_per_gpu"),
               "actor_rollout_ref.actor.ppo_max_token_len_per_gpu"),
     ]  # fmt: skip
     if critic:
         updates.append(
             _Pass("critic", _updating(shard) + state.ref + state.actor + idle_vllm + overhead,
-                  _update_bytes_per_token(m, _flag(o, "critic.model.enable_gradient_checkpointing"), False),
+                  update_bytes_per_token(m, _flag(o, "critic.model.enable_gradient_checkpointing"), False, c),
                   critic_tokens, "+critic.ppo_infer_max_token_len_per_gpu")
         )  # fmt: skip
     update = max(updates, key=lambda p: p.total)
@@ -386,7 +391,7 @@ def estimate(plan: RunPlan, gpu_memory_gb: float | None = None, root: Path = REP
     backward = 8 if _flag(o, "actor_rollout_ref.model.enable_gradient_checkpointing") else 6
     epochs = int(_setting(o, "actor_rollout_ref.actor.ppo_epochs"))
     train_flops = 2 * params * tokens * forwards + backward * params * tokens * epochs * (1 + critic)
-    peak = _peak_flops(memory_gb) * gpus(o)
+    peak = peak_flops(memory_gb, c) * gpus(o)
     saves = checkpoint_bytes(plan, params / 1e9)
     kept_actor = o.get("trainer.max_actor_ckpt_to_keep") or "every"
     kept = f"{kept_actor} actor" + (
@@ -402,12 +407,16 @@ def estimate(plan: RunPlan, gpu_memory_gb: float | None = None, root: Path = REP
         vllm_kv_tokens=kv_tokens,
         checkpoint_gb=saves / GB,
         checkpoints_kept=kept,
-        rollout_s=2 * params * tokens / (peak * ROLLOUT_MFU),
-        train_s=train_flops / (peak * TRAIN_MFU),
+        rollout_s=2 * params * tokens / (peak * c.rollout_mfu),
+        train_s=train_flops / (peak * c.train_mfu),
+        constants=c,
     )
 
 
-def _peak_flops(memory_gb: float | None) -> float:
+def peak_flops(memory_gb: float | None, constants: Constants = ARITHMETIC) -> float:
+    """Dense bf16 FLOP/s of one GPU: the calibrated GPU's own, else the class of the profile's memory."""
+    if constants.peak_tflops is not None:
+        return constants.peak_tflops * 1e12
     classes = [size for size in sorted(PEAK_TFLOPS) if memory_gb and size <= memory_gb] or [min(PEAK_TFLOPS)]
     return PEAK_TFLOPS[classes[-1]] * 1e12
 
@@ -423,7 +432,7 @@ def check_fits(plan: RunPlan, gpu_memory_gb: float | None = None, root: Path = R
         raise DoesNotFit(
             f"estimated peak {phase.peak_gb:.1f} GB per GPU in the {phase.name} phase ({phase.engine}) exceeds the "
             f"{found.gpu_memory_gb:g} GB GPU of profile {plan.profile.name!r}; first: {phase.knob} "
-            f"(arithmetic, launch/estimate.py; every phase: python -m launch plan {plan.recipe.name} --profile {plan.profile.name})"
+            f"({found.constants.source}, launch/estimate.py; every phase: python -m launch plan {plan.recipe.name} --profile {plan.profile.name})"
         )
     return found
 
@@ -465,11 +474,26 @@ def render(found: Estimate | None, plan: RunPlan) -> str:
     )
 
 
-ASSUMPTIONS = "\n".join(
-    [
-        "# Estimates (launch/estimate.py): arithmetic from the model config and the knobs above, not yet calibrated",
-        "# on a GPU. Memory per GPU includes 2 GB of CUDA/NCCL overhead. Time assumes the GPU class of the profile's",
-        "# memory (80 GB: H100) at 35% utilisation in training and 10% in generation, full-length prompts and",
-        "# responses at half the budget.",
-    ]
-)
+def assumptions(constants: Constants | None = None) -> str:
+    """The header `python -m launch plan` prints above the estimates: which constants, and what they are."""
+    c = constants if constants is not None else calibration.for_this_node()
+    where = (
+        f"constants {c.source}"
+        if c.calibrated
+        else "arithmetic constants\n# (no calibration file for this node's GPU: `make gpu-check` measures one)"
+    )
+    peak = (
+        f"a {c.peak_tflops:g} TFLOPS peak"
+        if c.peak_tflops
+        else "the GPU class of the profile's memory (80 GB: H100)"
+    )
+    return "\n".join(
+        [
+            f"# Estimates (launch/estimate.py) from the model config and the knobs above, {where}.",
+            f"# Memory per GPU includes {c.runtime_overhead_gb:g} GB of CUDA/NCCL overhead; logits take "
+            f"{c.logit_bytes_forward:g} B (forward) / {c.logit_bytes_update:g} B (update)",
+            f"# per token and vocabulary entry. Time assumes {peak}",
+            f"# at {c.train_mfu:.0%} utilisation in training and {c.rollout_mfu:.0%} in generation, full-length "
+            "prompts and responses at half the budget.",
+        ]
+    )

@@ -303,6 +303,7 @@ def test_dry_runs_launch_nothing(tmp_path):
     assert sorted(p.name for p in results.glob("countdown-3b/runs/*/job.sbatch")) == [
         "job.sbatch",
         "job.sbatch",
+        "job.sbatch",
     ]
     assert not list(results.glob("**/run.json"))
     # Without --dry-run the same command really calls sbatch (so the dry-run check above can fail).

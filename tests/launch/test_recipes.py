@@ -329,3 +329,17 @@ def test_the_profiles_critic_token_budget_reaches_the_key_verls_v1_trainer_reads
     # trainer/ppo/v1/trainer_base.py:267 sizes the critic engine from this field alone.
     assert critic.ppo_infer_max_token_len_per_gpu == 16384
     assert critic.engine.param_offload and critic.engine.optimizer_offload
+
+
+def test_nano_aha_is_sized_like_the_run_it_cites():
+    # nano-aha-moment's nano_r1_script.py (commit f5b6820): 1000 iterations of 64 episodes (16 prompts x 4
+    # samples), one optimizer step each, 1024-token responses, lr 1e-6, KL 0.001, on Qwen2.5-3B base.
+    plan = compile_recipe(load_recipe("countdown-3b"), variant="nano_aha")[0]
+    o = plan.overrides
+    assert plan.model == "Qwen/Qwen2.5-3B"
+    assert (o["data.train_batch_size"], o["actor_rollout_ref.rollout.n"]) == (16, 4)
+    # One optimizer step per iteration: the mini-batch is the whole batch.
+    assert o["actor_rollout_ref.actor.ppo_mini_batch_size"] == o["data.train_batch_size"]
+    assert o["trainer.total_training_steps"] == 1000 and o["data.max_response_length"] == 1024
+    assert o["actor_rollout_ref.actor.optim.lr"] == 1e-6
+    assert o["actor_rollout_ref.actor.kl_loss_coef"] == 0.001
