@@ -140,7 +140,8 @@ def test_a_resumed_run_syncs_the_restored_actor(tier):
     log = (run_dir / "stdout.attempt-2.log").read_text()
     assert "global_step_2" in log and ("Resuming from" in log or "Load from checkpoint folder" in log)
     attempt_2 = _steps(run_dir / "metrics.attempt-2.jsonl")
-    assert 1 not in attempt_2 and 2 not in attempt_2  # resumed, not restarted
+    # Resumed, not restarted: no training step before 3 (step 2 holds only the validation a resume runs first).
+    assert 1 not in attempt_2 and all(key.startswith("val-") for key in attempt_2.get(2, {}))
     _check_synced_and_moved(attempt_2, 3)
 
 
@@ -190,7 +191,10 @@ def test_launch_eval_generates_with_vllm_and_matches_the_cpu_sampler_greedy(tier
     )
     vllm_greedy = pq.read_table(out / "eval" / "countdown.greedy.parquet").column("responses").to_pylist()
     cpu_greedy = pq.read_table(cpu_file).column("responses").to_pylist()
-    assert vllm_greedy == cpu_greedy
+    # The step-3 actor (a random model pushed hard) repeats byte tokens that are not whole UTF-8 characters:
+    # transformers' decode writes U+FFFD for them, vLLM's incremental detokenizer holds them back. Past that,
+    # the texts must be equal.
+    assert [[text.replace("\ufffd", "") for text in row] for row in cpu_greedy] == vllm_greedy
     cpu_metrics, _ = score_generations(cpu_file, cpu_file)
     assert result["greedy_acc"] == cpu_metrics["greedy_acc"]
 
