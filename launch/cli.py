@@ -308,6 +308,29 @@ def doctor_main(argv: list[str]) -> int:
     return 2 if unreadable else 1 if found else 0
 
 
+def digest_main(argv: list[str]) -> int:
+    """Writes rollout_digest.json for run dirs whose dumps outlived their record (launch/rollout_digest.py)."""
+    from launch.rollout_digest import write_digest
+
+    parser = argparse.ArgumentParser(
+        prog="python -m launch digest",
+        description="Digest a run's rollout (else validation) dumps into rollout_digest.json beside run.json: "
+        "per step counts, shares, lengths and examples, what `launch report` draws the aha view from. Runs do "
+        "this at the end of every attempt; this is for dumps of runs made before, or copied in.",
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results/<recipe>/runs/<run-id>")
+    args = parser.parse_args(argv)
+    missing = 0
+    for run_dir in map(Path, args.run_dirs):
+        path = write_digest(run_dir) if run_dir.is_dir() else None
+        if path is None:
+            missing += 1
+            print(f"digest: {run_dir}: no rollouts/*.jsonl or validation/*.jsonl dumps", file=sys.stderr)
+        else:
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return 1 if missing else 0
+
+
 def smoke_main(argv: list[str]) -> int:
     """`make smoke`: the smoke run (launch.smoke), then the report of its records through the front door's
     `report` command, as `python -m launch report` would build it."""

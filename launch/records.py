@@ -1,4 +1,5 @@
-"""Writes a run's durable record: results/<recipe>/runs/<run-id>/{run.json, config.yaml, metrics*.jsonl, samples.jsonl}.
+"""Writes a run's durable record: results/<recipe>/runs/<run-id>/{run.json, config.yaml, metrics*.jsonl, samples.jsonl,
+rollout_digest.json}.
 
 Every attempt of a run (a relaunch resumes from its last checkpoint) appends to run.json and logs to its own
 `metrics.attempt-<k>.jsonl`, because verl's file logger truncates its file when it opens it; `metrics.jsonl` is
@@ -19,6 +20,7 @@ from typing import Any
 
 from launch.plan import RunPlan
 from launch.provenance import provenance
+from launch.rollout_digest import write_digest
 
 SAMPLES_PER_DUMP = 2
 # verl's file-logger lines, step -> metric -> value (null: NaN or inf, which orjson writes as null).
@@ -125,6 +127,7 @@ def finish_attempt(
     write_run_json(run_dir, record)
     merge_metrics(run_dir)
     write_samples(run_dir)
+    write_digest(run_dir)
     return record
 
 
