@@ -28,6 +28,7 @@ from evaluation.evaluate import read_split
 from evaluation.generate import Decoding
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT, Recipe, RecipeError
+from launch.record_paths import portable
 from launch.records import now
 from launch.verl_config import VerlConfigError
 
@@ -135,7 +136,8 @@ def run_distill(
     }
 
     def write_record() -> None:
-        (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+        # no machine paths in a committed record (launch.record_paths)
+        (run.run_dir / "run.json").write_text(json.dumps(portable(record, REPO_ROOT), indent=2) + "\n")
 
     def stage(name: str, work: Callable[[], Any]) -> Any:
         began = time.monotonic()

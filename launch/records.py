@@ -20,6 +20,7 @@ from typing import Any
 
 from launch.plan import RunPlan
 from launch.provenance import provenance
+from launch.record_paths import portable, portable_text
 from launch.rollout_digest import write_digest
 
 SAMPLES_PER_DUMP = 2
@@ -83,20 +84,21 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         profile=plan.profile.name,
         overrides=dict(plan.overrides),
         env=dict(plan.env),
-        command=command,
+        command=portable(command, root),
         **source,
         checkpoint_dir=str(plan.overrides["trainer.default_local_dir"]),
         attempts=attempts,
         status="running",
-        wandb=wandb,
+        wandb=portable(wandb, root),
     )
     record.setdefault("gpu_hours", 0.0)
     write_run_json(run_dir, record)
     return attempt
 
 
-def write_resolved_config(run_dir: Path, config) -> Path:
-    """config.yaml: verl's full trainer config as this attempt composed it, interpolations resolved."""
+def write_resolved_config(run_dir: Path, config, root: Path) -> Path:
+    """config.yaml: verl's full trainer config as this attempt composed it, interpolations resolved, paths
+    under the checkout `root` made relative to it (launch.record_paths)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -105,7 +107,7 @@ def write_resolved_config(run_dir: Path, config) -> Path:
     except OmegaConfBaseException:  # an interpolation only the trainer's environment can resolve
         text = OmegaConf.to_yaml(config)
     path = run_dir / "config.yaml"
-    path.write_text(text)
+    path.write_text(portable_text(text, root))
     return path
 
 
