@@ -84,15 +84,15 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         profile=plan.profile.name,
         overrides=dict(plan.overrides),
         env=dict(plan.env),
-        command=portable(command, root),
+        command=command,
         **source,
         checkpoint_dir=str(plan.overrides["trainer.default_local_dir"]),
         attempts=attempts,
         status="running",
-        wandb=portable(wandb, root),
+        wandb=wandb,
     )
     record.setdefault("gpu_hours", 0.0)
-    write_run_json(run_dir, record)
+    write_run_json(run_dir, portable(record, root))  # no machine paths (launch.record_paths)
     return attempt
 
 
