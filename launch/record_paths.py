@@ -5,7 +5,7 @@ config say so; before they go into run.json and config.yaml, `portable` rewrites
 checkout's own path becomes relative to it (the trainer runs from the checkout root, so the command still
 reads right there), the temp dir becomes `$TMPDIR`, the home dir `~`, and an interpreter outside the
 checkout `python`. A reader resolves a relative path against the checkout (or, for `wandb.offline_dir`,
-against the run dir). tests/launch/test_record_paths.py scans every committed file under results/ for
+against the run dir), and `local_path` spells `$TMPDIR` and `~` out again on the machine that reads it. tests/launch/test_record_paths.py scans every committed file under results/ for
 machine paths.
 
     python -m launch mini --variant grpo --seed 1      (its run.json and config.yaml hold no machine path)
@@ -57,3 +57,11 @@ def portable(value: Any, root: Path) -> Any:
     if isinstance(value, (list, tuple)):
         return [portable(item, root) for item in value]
     return value
+
+
+def local_path(recorded: str) -> Path:
+    """A path as a record names it, on this machine: `$TMPDIR/...` and `~/...` spelled out again; a relative
+    path stays relative (to the checkout, where the commands run)."""
+    if recorded == "$TMPDIR" or recorded.startswith("$TMPDIR/"):
+        recorded = tempfile.gettempdir() + recorded.removeprefix("$TMPDIR")
+    return Path(recorded).expanduser()

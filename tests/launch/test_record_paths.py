@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from launch.recipe import REPO_ROOT
-from launch.record_paths import MACHINE_PATH, portable, portable_text
+from launch.record_paths import MACHINE_PATH, local_path, portable, portable_text
 
 
 def test_the_checkout_becomes_relative_and_other_machine_prefixes_are_named(tmp_path):
@@ -28,6 +28,16 @@ def test_the_checkout_becomes_relative_and_other_machine_prefixes_are_named(tmp_
         "command": ["python", "-m", "verl"],
         "wandb": {"offline_dir": None, "n": 3},
     }
+
+
+def test_a_recorded_path_reads_back_on_this_machine(tmp_path):
+    root = tmp_path / "zerolab"
+    for path in (
+        Path(tempfile.gettempdir()) / "zl-abc",
+        Path.home() / ".cache" / "hf",
+        Path("checkpoints/r"),
+    ):
+        assert local_path(portable_text(str(path), root)) == path
 
 
 def test_machine_path_pattern_finds_absolute_paths_not_relative_ones():
