@@ -136,8 +136,7 @@ def run_distill(
     }
 
     def write_record() -> None:
-        # no machine paths in a committed record (launch.record_paths)
-        (run.run_dir / "run.json").write_text(json.dumps(portable(record, REPO_ROOT), indent=2) + "\n")
+        (run.run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
 
     def stage(name: str, work: Callable[[], Any]) -> Any:
         began = time.monotonic()
@@ -173,7 +172,7 @@ def run_distill(
         from launch.cpu_backend import cpu_env
 
         env = cpu_env()
-    record["sft_overrides"] = overrides
+    record["sft_overrides"] = portable(overrides, REPO_ROOT)  # no machine paths in a committed record
     record.update(
         provenance(
             REPO_ROOT,
