@@ -29,6 +29,7 @@ from evaluation.generate import Decoding
 from launch import records
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT, Recipe, RecipeError
+from launch.record_paths import portable
 from launch.records import now
 from launch.verl_config import VerlConfigError
 
@@ -172,7 +173,7 @@ def run_distill(
         from launch.cpu_backend import cpu_env
 
         env = cpu_env()
-    record["sft_overrides"] = overrides
+    record["sft_overrides"] = portable(overrides, REPO_ROOT)  # no machine paths in a committed record
     record.update(
         provenance(
             REPO_ROOT,

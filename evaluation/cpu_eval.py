@@ -19,6 +19,7 @@ from evaluation.sample import sample
 from evaluation.score import score_generations, write_json, write_jsonl
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT
+from launch.record_paths import portable
 
 
 def evaluate(
@@ -49,6 +50,6 @@ def evaluate(
         **provenance(REPO_ROOT, "cpu", 0),
         **metrics,
     }
-    write_json(out_dir / f"{task}.json", result)
+    write_json(out_dir / f"{task}.json", portable(result, REPO_ROOT))  # no machine paths in a record
     write_jsonl(out_dir / f"{task}.jsonl", records)
     return result

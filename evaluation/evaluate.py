@@ -36,6 +36,7 @@ from evaluation.generate import (
 from evaluation.score import score_generations, write_json, write_jsonl
 from launch.provenance import provenance
 from launch.recipe import REPO_ROOT
+from launch.record_paths import portable
 from launch.validate import check_split
 
 # R1's evaluation setting (DeepSeek-R1 paper): temperature 0.6, top-p 0.95, pass@1 averaged over samples.
@@ -147,6 +148,6 @@ def run_eval(
         **provenance(REPO_ROOT, "cpu" if hardware.device == "vllm-cpu" else "cuda", hardware.gpus),
         **metrics,
     }
-    write_json(out_dir / f"{task}.json", result)
+    write_json(out_dir / f"{task}.json", portable(result, REPO_ROOT))  # no machine paths in a record
     write_jsonl(out_dir / f"{task}.jsonl", records)
     return result

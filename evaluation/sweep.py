@@ -25,6 +25,7 @@ from evaluation.checkpoint import STEP_PATTERN
 from evaluation.evaluate import read_split, run_eval
 from evaluation.generate import Decoding, Hardware, require_device
 from evaluation.score import write_json
+from launch.record_paths import local_path
 from launch.records import read_run_json
 from reporting.plots import plot_accuracy_vs_step
 
@@ -127,7 +128,7 @@ def evaluate_checkpoints(
     checkpoint_dir = checkpoint_dir or run.get("checkpoint_dir")
     if not checkpoint_dir:
         raise ValueError(f"{run_dir / 'run.json'} has no checkpoint_dir: pass --checkpoint-dir")
-    steps = saved_steps(Path(checkpoint_dir))
+    steps = saved_steps(local_path(checkpoint_dir))  # run.json names it as launch.record_paths writes it
     splits = [read_split(path, task_of(path), None) for path in val_files(run, data)]
     response_length = run.get("overrides", {}).get("data.max_response_length")
     todo = [

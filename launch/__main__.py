@@ -37,6 +37,10 @@ COMMANDS = {
         "launch.cli:doctor_main",
         "name the silent failures in run records (no-signal, NaN, ...)",
     ),
+    "digest": (
+        "launch.cli:digest_main",
+        "digest a run's rollout dumps into rollout_digest.json (the committed input of the aha view)",
+    ),
     "report": (
         "reporting.cli:report_main",
         "curves, summary.md and the aha view of a recipe from its run records",

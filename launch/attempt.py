@@ -278,7 +278,7 @@ def run_attempt(
     records.start_attempt(plan, root, launch.command, device, wandb_record)
     if config is None:
         config = verl_config.compose(plan.resolved_overrides(root))
-    records.write_resolved_config(run_dir, config)
+    records.write_resolved_config(run_dir, config, root)
     doctor = LiveDoctor(run_dir, plan.recipe.doctor)
     proc = _start_trainer(launch, root)
     output = _OutputPump(proc, launch.log_path, echo)

@@ -340,6 +340,29 @@ def doctor_main(argv: list[str]) -> int:
     return 2 if unreadable else 1 if found else 0
 
 
+def digest_main(argv: list[str]) -> int:
+    """Writes rollout_digest.json for run dirs whose dumps outlived their record (launch/rollout_digest.py)."""
+    from launch.rollout_digest import write_digest
+
+    parser = argparse.ArgumentParser(
+        prog="python -m launch digest",
+        description="Digest a run's rollout (else validation) dumps into rollout_digest.json beside run.json: "
+        "per step counts, shares, lengths and examples, what `launch report` draws the aha view from. Runs do "
+        "this at the end of every attempt; this is for dumps of runs made before, or copied in.",
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results/<recipe>/runs/<run-id>")
+    args = parser.parse_args(argv)
+    missing = 0
+    for run_dir in map(Path, args.run_dirs):
+        path = write_digest(run_dir) if run_dir.is_dir() else None
+        if path is None:
+            missing += 1
+            print(f"digest: {run_dir}: no rollouts/*.jsonl or validation/*.jsonl dumps", file=sys.stderr)
+        else:
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return 1 if missing else 0
+
+
 def smoke_main(argv: list[str], report: Callable[[list[str]], int]) -> int:
     """`make smoke`: the smoke run (launch.smoke), then the report of its records with `report` (the front
     door passes reporting's `python -m launch report`: the run side never imports reporting)."""
@@ -441,36 +464,3 @@ def smoke_variants_main(argv: list[str]) -> int:
         print(f"smoke-variants: FAILED {run.name}: {run.reason}", file=sys.stderr)
     print(f"smoke-variants: {len(runs) - len(failed)}/{len(runs)} finished; {summary}")
     return 1 if failed else 0
-
-
-def mini_main(argv: list[str]) -> int:
-    """`make mini`: data, bases and every selected run of countdown-mini on the CPU (launch.mini), then the
-    report of its records through the front door's `report` command."""
-    import subprocess
-
-    from launch import mini
-    from launch.__main__ import run_command
-
-    parser = argparse.ArgumentParser(prog="python -m launch mini", description=mini.__doc__.split("\n")[0])
-    parser.add_argument("--variant", help="only this variant (default: all)")
-    parser.add_argument("--variants", help="only these variants, comma-separated (e.g. grpo,dr_grpo)")
-    parser.add_argument("--seed", type=int, help="only this seed (default: all)")
-    parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
-    parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records and the report go")
-    parser.add_argument("--data-dir", default=DATA_DIR, help="where the countdown-mini split is built")
-    parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
-    args = parser.parse_args(argv)
-
-    def progress(line: str) -> None:
-        print(f"=== mini: {line}", flush=True)
-
-    try:
-        failed = mini.run_mini(
-            args.variant, args.seed, args.steps, args.results_dir, args.data_dir, args.rerun, progress
-        )
-    except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
-        return _fail("mini", error)
-    report = run_command("report", [mini.RECIPE, "--results-dir", args.results_dir])
-    if failed:
-        print("mini: runs that did not finish: " + "; ".join(failed), file=sys.stderr)
-    return 1 if failed or report else 0

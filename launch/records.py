@@ -1,4 +1,5 @@
-"""Writes a run's durable record: results/<recipe>/runs/<run-id>/{run.json, config.yaml, metrics*.jsonl, samples.jsonl}.
+"""Writes a run's durable record: results/<recipe>/runs/<run-id>/{run.json, config.yaml, metrics*.jsonl, samples.jsonl,
+rollout_digest.json}.
 
 Every attempt of a run (a relaunch resumes from its last checkpoint) appends to run.json and logs to its own
 `metrics.attempt-<k>.jsonl`, because verl's file logger truncates its file when it opens it; `metrics.jsonl` is
@@ -19,6 +20,8 @@ from typing import Any
 
 from launch.plan import RunPlan
 from launch.provenance import provenance
+from launch.record_paths import portable, portable_text
+from launch.rollout_digest import write_digest
 
 SAMPLES_PER_DUMP = 2
 # verl's file-logger lines, step -> metric -> value (null: NaN or inf, which orjson writes as null).
@@ -90,12 +93,13 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         wandb=wandb,
     )
     record.setdefault("gpu_hours", 0.0)
-    write_run_json(run_dir, record)
+    write_run_json(run_dir, portable(record, root))  # no machine paths (launch.record_paths)
     return attempt
 
 
-def write_resolved_config(run_dir: Path, config) -> Path:
-    """config.yaml: verl's full trainer config as this attempt composed it, interpolations resolved."""
+def write_resolved_config(run_dir: Path, config, root: Path) -> Path:
+    """config.yaml: verl's full trainer config as this attempt composed it, interpolations resolved, paths
+    under the checkout `root` made relative to it (launch.record_paths)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -104,7 +108,7 @@ def write_resolved_config(run_dir: Path, config) -> Path:
     except OmegaConfBaseException:  # an interpolation only the trainer's environment can resolve
         text = OmegaConf.to_yaml(config)
     path = run_dir / "config.yaml"
-    path.write_text(text)
+    path.write_text(portable_text(text, root))
     return path
 
 
@@ -126,6 +130,7 @@ def finish_attempt(
     write_run_json(run_dir, record)
     merge_metrics(run_dir)
     write_samples(run_dir)
+    write_digest(run_dir)
     return record
 
 

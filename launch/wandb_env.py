@@ -39,5 +39,5 @@ def wandb_settings(plan: RunPlan, run_dir: Path, env: Mapping[str, str]) -> tupl
     )
     run_id = records.wandb_run_id(plan)
     env = {"WANDB_MODE": mode, "WANDB_RUN_ID": run_id, "WANDB_RESUME": "allow", "WANDB_DIR": str(run_dir)}
-    offline_dir = str(run_dir / "wandb") if mode == "offline" else None
+    offline_dir = "wandb" if mode == "offline" else None  # WANDB_DIR/wandb, relative to the run dir
     return env, {"mode": mode, "run_id": run_id, "url": None, "offline_dir": offline_dir}

@@ -1,50 +1,50 @@
-"""The "aha moment" view: response lengths, self-verification and search shares per step, from rollout dumps.
+"""The "aha moment" view: response lengths, self-verification and search shares per step, from rollout digests.
 
-Reads verl's generation dumps in each run directory (rollouts/<step>.jsonl from
-trainer.rollout_data_dir, else validation/<step>.jsonl from trainer.validation_data_dir; rows
-{"input", "output", "gts", "score", "step", ...reward extra info}). verl 0.9.1's default (v1)
-trainer dumps rollouts without reward extra info, so a response counts as self-verifying when
-the row's `has_verify` / `verify_phrases` reward keys say so, else when the rewards' own phrase
-list (rewards/behaviour.py, the single home of that list) finds a phrase in its text. Length is
-in characters (`response_chars` when present): dumps hold text, not token ids. A response searches when
-it has the word "try" (rewards.behaviour.count_search_steps).
+Reads each run's rollout_digest.json (launch/rollout_digest.py: the per-step digest of verl's rollout or
+validation dumps, committed beside run.json, where the counting rules live), never the dumps themselves:
+the report draws only from files a fresh clone has. A run with dumps but no digest gets a note naming
+`python -m launch digest RUN_DIR`. Length is in characters (dumps hold text, not token ids). Runs of one
+variant are pooled per step: shares are over all their responses, length percentiles over the pooled
+length histogram.
 Writes aha.png and a markdown section with the first step whose share crosses the threshold and
 one response from before and one from after it. Exercised by `python -m launch report RECIPE`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from launch.rollout_digest import DIGEST_FILE, dump_files, example_score, read_digest
 from reporting.plots import new_figure, variant_colors
 from reporting.runs import RunRecord
-from rewards.behaviour import count_search_steps, count_verify_phrases
-
-_EXAMPLE_CHARS = 1200
 
 
 @dataclass
 class StepStats:
-    lengths: list[int] = field(default_factory=list)
+    responses: int = 0
     verifying: int = 0
     searching: int = 0
+    length_counts: dict[int, int] = field(default_factory=dict)
     example_plain: dict | None = None  # a response without self-verification (highest score kept)
     example_verify: dict | None = None
 
     @property
     def share(self) -> float:
-        return self.verifying / len(self.lengths)
+        return self.verifying / self.responses
 
     @property
     def search_share(self) -> float:
-        return self.searching / len(self.lengths)
+        return self.searching / self.responses
+
+    def lengths(self) -> np.ndarray:
+        """Every response's length, sorted (percentiles of these equal those of the raw lengths)."""
+        ordered = sorted(self.length_counts)
+        return np.repeat(ordered, [self.length_counts[length] for length in ordered])
 
 
 @dataclass
@@ -57,64 +57,48 @@ class AhaGroup:
         return next((step for step in sorted(self.steps) if self.steps[step].share >= threshold), None)
 
 
-def is_verifying(row: dict) -> bool:
-    if isinstance(row.get("has_verify"), (bool, int, float)):
-        return bool(row["has_verify"])
-    if isinstance(row.get("verify_phrases"), (int, float)):
-        return row["verify_phrases"] > 0
-    return count_verify_phrases(str(row.get("output", ""))) > 0
-
-
-def _keep_example(current: dict | None, row: dict) -> dict:
-    score = row.get("score") if isinstance(row.get("score"), (int, float)) else float("-inf")
-    if current is None or score > current["score"]:
-        return {
-            "score": score,
-            "step": row.get("step"),
-            "output": str(row.get("output", "")),
-        }
+def _better(current: dict | None, candidate: dict | None, step: int) -> dict | None:
+    """The higher-scored example; the earlier run's wins a tie (as if their dumps were read in run order)."""
+    if candidate is None:
+        return current
+    if current is None or example_score(candidate["score"]) > example_score(current["score"]):
+        return {**candidate, "step": step}
     return current
 
 
-def add_dump_file(group: AhaGroup, path: Path) -> None:
-    with path.open(encoding="utf-8", errors="replace") as lines:  # streamed: rollout dumps can be large
-        for number, line in enumerate(lines, 1):
-            try:
-                row = json.loads(line)
-                step = int(row.get("step", path.stem))
-            except (ValueError, TypeError, AttributeError):
-                group.notes.append(
-                    f"{path.parent.parent.name}/{path.parent.name}/{path.name} line {number} unreadable"
-                )
-                continue
-            stats = group.steps.setdefault(step, StepStats())
-            chars = row.get("response_chars")
-            output = str(row.get("output", ""))
-            stats.lengths.append(int(chars) if isinstance(chars, (int, float)) else len(output))
-            stats.searching += count_search_steps(output) > 0
-            if is_verifying(row):
-                stats.verifying += 1
-                stats.example_verify = _keep_example(stats.example_verify, row)
-            else:
-                stats.example_plain = _keep_example(stats.example_plain, row)
+def add_digest(group: AhaGroup, run_id: str, digest: dict) -> None:
+    for record in digest["steps"]:
+        stats = group.steps.setdefault(record["step"], StepStats())
+        stats.responses += record["responses"]
+        stats.verifying += record["verifying"]
+        stats.searching += record["searching"]
+        for length, count in record["length_counts"]:
+            stats.length_counts[length] = stats.length_counts.get(length, 0) + count
+        examples = record.get("examples") or {}
+        stats.example_plain = _better(stats.example_plain, examples.get("plain"), record["step"])
+        stats.example_verify = _better(stats.example_verify, examples.get("verify"), record["step"])
+    group.notes += [f"{run_id}/{line} unreadable" for line in digest.get("skipped_lines", [])]
 
 
-def collect(runs: Sequence[RunRecord]) -> list[AhaGroup]:
-    """Pool every run's dumps per variant group (rollouts/, else validation/); skip groups without dumps."""
+def collect(runs: Sequence[RunRecord]) -> tuple[list[AhaGroup], list[str]]:
+    """Every run's digest pooled per variant group (groups without one are left out), and a note per run
+    whose dumps were never digested."""
     groups: dict[str, AhaGroup] = {}
-    work: list[tuple[AhaGroup, Path]] = []
+    undigested = []
     for run in runs:
         if run.run_dir is None:
             continue
-        for folder in ("rollouts", "validation"):
-            files = sorted((run.run_dir / folder).glob("*.jsonl"))
-            if files:
-                group = groups.setdefault(run.group, AhaGroup(run.group))
-                work += [(group, path) for path in files]
-                break
-    for group, path in tqdm(work, desc="generation dumps", unit="file", disable=len(work) < 50):
-        add_dump_file(group, path)
-    return [group for group in groups.values() if group.steps]
+        digest = read_digest(run.run_dir)
+        if digest is None:
+            if dump_files(run.run_dir)[0] is not None:
+                undigested.append(run.run_id)
+            continue
+        add_digest(groups.setdefault(run.group, AhaGroup(run.group)), run.run_id, digest)
+    notes = [
+        f"`{run_id}` has generation dumps but no {DIGEST_FILE}: `python -m launch digest RUN_DIR` writes it."
+        for run_id in undigested
+    ]
+    return [group for group in groups.values() if group.steps], notes
 
 
 def plot_aha(groups: Sequence[AhaGroup], threshold: float, path: Path) -> None:
@@ -123,7 +107,7 @@ def plot_aha(groups: Sequence[AhaGroup], threshold: float, path: Path) -> None:
     for group in groups:
         steps = sorted(group.steps)
         color = colors[group.group]
-        quantiles = np.array([np.percentile(group.steps[s].lengths, [10, 25, 50, 75, 90]) for s in steps])
+        quantiles = np.array([np.percentile(group.steps[s].lengths(), [10, 25, 50, 75, 90]) for s in steps])
         lengths_axes.plot(steps, quantiles[:, 2], color=color, marker="o", markersize=3, label=group.group)
         lengths_axes.fill_between(
             steps, quantiles[:, 1], quantiles[:, 3], color=color, alpha=0.25, linewidth=0
@@ -159,8 +143,8 @@ def plot_aha(groups: Sequence[AhaGroup], threshold: float, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def _fenced(text: str) -> str:
-    shown = text if len(text) <= _EXAMPLE_CHARS else text[:_EXAMPLE_CHARS] + " […]"
+def _fenced(text: str, truncated: bool = False) -> str:
+    shown = text + (" […]" if truncated else "")
     longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{shown}\n{fence}"
@@ -175,7 +159,7 @@ def _examples(group: AhaGroup, crossing: int | None) -> tuple[dict | None, dict 
     return before, after
 
 
-def aha_markdown(groups: Sequence[AhaGroup], threshold: float) -> list[str]:
+def aha_markdown(groups: Sequence[AhaGroup], threshold: float, undigested: Sequence[str] = ()) -> list[str]:
     lines = [
         "## Aha moment",
         "",
@@ -194,11 +178,11 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float) -> list[str]:
         shown = "not reached" if crossing is None else str(crossing)
         if crossing == first:
             shown += " (already at the first dumped step)"
-        total = sum(len(stats.lengths) for stats in group.steps.values())
+        total = sum(stats.responses for stats in group.steps.values())
         start, end = group.steps[first], group.steps[max(group.steps)]
         verify = f"{start.share:.0%} → {end.share:.0%}"
         search = f"{start.search_share:.0%} → {end.search_share:.0%}"
-        length = f"{np.median(start.lengths):.0f} → {np.median(end.lengths):.0f}"
+        length = f"{np.median(start.lengths()):.0f} → {np.median(end.lengths()):.0f}"
         lines.append(
             f"| {group.group} | {len(group.steps)} | {total} | {shown} | {verify} | {search} | {length} |"
         )
@@ -216,11 +200,11 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float) -> list[str]:
                 lines.append(f"{label}: none in the dumps.")
             else:
                 lines += [
-                    f"{label}, step {example['step']}, score {example['score']:g}:",
+                    f"{label}, step {example['step']}, score {example_score(example['score']):g}:",
                     "",
-                    _fenced(example["output"]),
+                    _fenced(example["output"], example.get("truncated", False)),
                 ]
     notes = [note for group in groups for note in group.notes]
     if notes:
         lines += ["", "Dump lines skipped: " + "; ".join(notes[:10]) + (" …" if len(notes) > 10 else "")]
-    return lines
+    return lines + [line for note in undigested for line in ("", note)]

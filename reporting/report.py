@@ -3,8 +3,10 @@
 A distillation recipe's summary (runs of kind "distill") is its students table instead (reporting/students.py):
 each distilled student beside the RL runs of the same model from every recipe's records, with compute.
 
-Reads results/<recipe>/runs/*/ after the runs (no hooks in training code), asks the run doctor about each
-run (its findings stand beside the run's row), and writes
+Reads results/<recipe>/runs/*/ after the runs (no hooks in training code): run.json, metrics.jsonl (or the
+per-attempt files it merges), rollout_digest.json and eval/<task>.json, the files committed beside a run, so a
+fresh clone redraws the same report (tests/reporting/test_committed_reports.py checks); asks the run doctor about each run (its findings stand
+beside the run's row), and writes
 results/<recipe>/curves/*.png, results/<recipe>/aha.png, results/<recipe>/summary.md, and the
 recipe's line in results/README.md. `--from-wandb ENTITY/PROJECT` adds runs whose records live on
 another machine (needs a W&B key). `build_report(recipe, results_dir)` is the library entry point.
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from launch.doctor.checks import DoctorInputError, Finding, History, diagnose
 from launch.doctor.history import diagnose_run, is_control, settings_of, zero_std_shares
+from launch.rollout_digest import DIGEST_FILE
 from reporting import aha, plots
 from reporting.anchors import anchors_markdown
 from reporting.runs import ReportError, RunRecord, load_recipe_runs
@@ -191,17 +194,18 @@ def build_report(
             # A stale picture from an earlier report would contradict the summary.
             path.unlink(missing_ok=True)
             skipped.append(curve.name)
-    groups = aha.collect(runs)
+    groups, undigested = aha.collect(runs)
     aha_path = out / "aha.png" if groups else None
     if aha_path is not None:
         aha.plot_aha(groups, threshold, aha_path)
-        aha_lines = aha.aha_markdown(groups, threshold)
+        aha_lines = aha.aha_markdown(groups, threshold, undigested)
     else:
         (out / "aha.png").unlink(missing_ok=True)
         aha_lines = [
             "## Aha moment",
             "",
-            "No rollout or validation dumps (rollouts/, validation/) in any run.",
+            f"No rollout digest ({DIGEST_FILE}, of the rollouts/ or validation/ dumps) in any run.",
+            *(line for note in undigested for line in ("", note)),
         ]
     findings = {run.run_id: diagnose_record(run) for run in runs}
     summary = out / "summary.md"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from launch.doctor.checks import Finding
 from reporting.runs import RunRecord
@@ -58,7 +59,12 @@ def _wandb(run: RunRecord) -> str:
     wandb = run.meta.get("wandb") or {}
     if wandb.get("url"):
         return f"[{run.seed_label}]({wandb['url']})"
-    return f"{run.seed_label}: `{wandb['offline_dir']}`" if wandb.get("offline_dir") else ""
+    offline = wandb.get("offline_dir")
+    if not offline:
+        return ""
+    # recorded relative to the run dir: shown relative to summary.md, beside runs/
+    shown = offline if Path(offline).is_absolute() else f"runs/{run.run_id}/{offline}"
+    return f"{run.seed_label}: `{shown}`"
 
 
 def _row(label: str, seeds: str, status: str, runs: Sequence[RunRecord], acc_keys: dict[str, str]) -> str:

@@ -23,6 +23,7 @@ from launch import attempt, ray_jobs, records, slurm
 from launch.doctor import live as doctor_live
 from launch.plan import compile_recipe
 from launch.recipe import REPO_ROOT, load_recipe
+from launch.record_paths import MACHINE_PATH, portable_text
 
 GOLDEN = Path(__file__).parent / "golden" / "debug.plan.txt"
 VENV_BIN = Path(sys.executable).parent
@@ -107,12 +108,16 @@ def test_a_relaunched_run_keeps_every_attempts_metrics_and_one_wandb_id(tmp_path
     assert [a["status"] for a in record["attempts"]] == ["finished", "finished"]
     assert record["status"] == "finished" and record["recipe"] == "debug" and record["seed"] == 1
     assert record["wandb"]["mode"] == "offline" and record["wandb"]["run_id"] == records.wandb_run_id(plan)
+    assert record["wandb"]["offline_dir"] == "wandb"  # relative to the run dir
     assert record["overrides"]["trainer.experiment_name"] == "debug__default__s1"
     assert record["reward_kwargs"] == plan.reward_kwargs  # the reward's options as their own field
     assert record["versions"]["verl"] == "0.9.1" and record["git_commit"]
     assert "trainer.resume_mode=auto" in record["command"]
     config = (run_dir / "config.yaml").read_text()
     assert "experiment_name: debug__default__s1" in config and "kl_loss_type: low_var_kl" in config
+    # the trainer ran with absolute paths; its records name them relative to the checkout (or $TMPDIR)
+    assert not MACHINE_PATH.search((run_dir / "run.json").read_text()) and not MACHINE_PATH.search(config)
+    assert "reward.custom_reward_function.path='rewards/verl_reward.py'" in record["command"]
 
 
 def test_the_logging_settings_reach_verls_ray_actors_through_the_runtime_env(
@@ -135,9 +140,16 @@ def test_the_logging_settings_reach_verls_ray_actors_through_the_runtime_env(
     config = verl_config._compose_strings(command[3:])
     runtime_env = OmegaConf.merge(get_ppo_ray_runtime_env(config), config.ray_kwargs.ray_init.runtime_env)
     env_vars = runtime_env.env_vars
-    assert str(result.run_dir / "metrics.attempt-1.jsonl") == env_vars.VERL_FILE_LOGGER_PATH
+    # the recorded command names paths as launch.record_paths writes them
+    assert (
+        portable_text(str(result.run_dir / "metrics.attempt-1.jsonl"), REPO_ROOT)
+        == env_vars.VERL_FILE_LOGGER_PATH
+    )
     assert records.wandb_run_id(plan) == env_vars.WANDB_RUN_ID and env_vars.WANDB_RESUME == "allow"
-    assert env_vars.WANDB_MODE == "offline" and str(result.run_dir) == env_vars.WANDB_DIR
+    assert (
+        env_vars.WANDB_MODE == "offline"
+        and portable_text(str(result.run_dir), REPO_ROOT) == env_vars.WANDB_DIR
+    )
     assert env_vars.WANDB_RUN_GROUP == "debug" and env_vars.WANDB_TAGS == "default,s1"
 
 

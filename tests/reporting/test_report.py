@@ -214,7 +214,7 @@ def test_summary_rows_and_pictures(results):
     assert "Not plotted (no finite value in any run): `verify_rate`, `search_rate`." in summary
     assert all(path.stat().st_size > 10_000 for path in paths.curves)
     assert "## Published anchors (not our runs)" in summary and "arXiv:2501.12948v1, Table 2" in summary
-    assert "No rollout or validation dumps" in summary and paths.aha is None
+    assert "No rollout digest (rollout_digest.json" in summary and paths.aha is None
 
 
 def test_cli_writes_index_once_and_refuses_bad_input(results, tmp_path, capsys):

@@ -1,11 +1,13 @@
-"""The aha view over generation dumps written by verl 0.9.1's own dump writer (invented texts, tmp dirs)."""
+"""The aha view over rollout digests of generation dumps written by verl 0.9.1's own dump writer (invented texts,
+tmp dirs)."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from reporting.aha import _fenced, collect, is_verifying
+from launch.rollout_digest import write_digest
+from reporting.aha import _fenced, collect
 from reporting.report import build_report
 from reporting.runs import load_recipe_runs
 
@@ -53,19 +55,27 @@ def results(tmp_path_factory) -> Path:
         write_dump(
             validation, step, [CHECKED, PLAIN], extra={"has_verify": [0, 0], "response_chars": [500, 700]}
         )
+    for path in (root / RECIPE / "runs").iterdir():
+        write_digest(path)
+    # A run whose dumps were never digested: left out of the view, named in a note.
+    write_dump(run_dir(root, "toy__late__s1") / "rollouts", 1, [CHECKED] * 4)
     return root
 
 
 def test_verify_share_and_first_crossing(results):
-    groups = {group.group: group for group in collect(load_recipe_runs(results, RECIPE))}
+    found, undigested = collect(load_recipe_runs(results, RECIPE))
+    groups = {group.group: group for group in found}
+    assert sorted(groups) == ["base", "no_kl"]
+    assert len(undigested) == 1 and "`toy__late__s1`" in undigested[0] and "launch digest" in undigested[0]
     base = groups["base"]
     assert [base.steps[step].share for step in (1, 2, 3)] == [0.0, 0.125, 0.75]
     assert base.first_crossing(0.1) == 2
     assert base.first_crossing(0.5) == 3
-    assert base.steps[1].lengths == [len(PLAIN)] * 8
+    assert base.steps[1].lengths().tolist() == [len(PLAIN)] * 8
+    assert base.steps[3].lengths().tolist() == [len(PLAIN)] * 2 + [len(CHECKED)] * 6  # both seeds pooled
     no_kl = groups["no_kl"]
     assert no_kl.first_crossing(0.1) is None  # the reward's has_verify=0 wins over the phrase in the text
-    assert no_kl.steps[2].lengths == [500, 700]
+    assert no_kl.steps[2].lengths().tolist() == [500, 700]
 
 
 def test_report_writes_aha_png_and_examples(results):
@@ -78,17 +88,11 @@ def test_report_writes_aha_png_and_examples(results):
     assert "Without self-verification, step 1, score 1:" in section
     assert "With self-verification, step 2, score 1:" in section and "Let me verify" in section
     assert "### no_kl: responses earliest and latest (no crossing)" in summary
-
-
-def test_is_verifying_uses_reward_keys_then_text():
-    assert is_verifying({"output": PLAIN, "verify_phrases": 2})
-    assert not is_verifying({"output": CHECKED, "has_verify": False})
-    assert is_verifying({"output": "Wait, that uses 5 twice."})
-    assert not is_verifying({"output": "awaited results"})  # word boundaries: no match inside words
-    assert is_verifying({"output": "Let's double-check this."})
+    assert "`toy__late__s1` has generation dumps but no rollout_digest.json" in summary
 
 
 def test_fence_outgrows_backticks_in_model_output():
     text = "```python\nprint(1)\n```"
     fenced = _fenced(text)
     assert fenced.startswith("````text\n") and fenced.endswith("\n````")
+    assert _fenced("abc", truncated=True) == "```text\nabc […]\n```"
