@@ -323,7 +323,7 @@ def test_dry_runs_launch_nothing(tmp_path):
         base[:-1] + ["--launcher", "slurm"], capture_output=True, text=True, env=env, cwd=REPO_ROOT
     )
     assert submitted.returncode == 0 and "SLURM job 1234" in submitted.stdout
-    assert len(calls.read_text().splitlines()) == 2
+    assert len(calls.read_text().splitlines()) == 3  # one sbatch per run of countdown-3b
 
 
 def _free_ports(count: int) -> list[int]:
