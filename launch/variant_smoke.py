@@ -20,7 +20,9 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -257,8 +259,9 @@ def run_variants(
     configs = {}
     for run in runs:  # validated as any run, with paths absolute (the trainer runs them from any cwd)
         configs[run.name] = validate_plans([run.plan], check_fit=False)[run.plan.run_id]
-    temp_dir = out / "ray"
-    temp_dir.mkdir(parents=True, exist_ok=True)
+    # Ray's session dir holds Unix sockets, whose paths may not pass 107 bytes: a deep --out (pytest's tmp_path)
+    # made `ray.init` fail, so the session lives in a short dir of its own, removed at the end.
+    temp_dir = tempfile.mkdtemp(prefix="zl-", dir="/tmp")
     from verl.trainer.constants_ppo import get_ppo_ray_runtime_env
 
     # What verl's run_ppo would start for one run (its runtime env, the CPU backend's resources), started once.
@@ -268,7 +271,7 @@ def run_variants(
         num_cpus=RAY_LOGICAL_CPUS,
         num_gpus=1,
         include_dashboard=False,
-        _temp_dir=str(temp_dir),
+        _temp_dir=temp_dir,
         runtime_env=runtime_env,
     )
     runner_class, runner = _reusable_task_runner(), None
@@ -297,6 +300,7 @@ def run_variants(
             progress(f"    {run.status} in {run.seconds:.0f} s" + (f": {problem}" if problem else ""))
     finally:
         ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
     return runs
 
 
