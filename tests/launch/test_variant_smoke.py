@@ -51,6 +51,8 @@ def test_a_nan_or_a_missing_step_fails_the_metrics_check(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.variant_smoke
+@pytest.mark.timeout(TIMEOUT_S + 120)
 def test_every_shipped_variant_takes_two_real_steps_without_nan(tmp_path):
     command = [sys.executable, "-m", "launch", "smoke-variants", "--out", str(tmp_path)]
     try:
