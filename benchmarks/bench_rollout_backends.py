@@ -62,7 +62,9 @@ def main() -> int:
     )
     for count in args.requests:
         prompts = (all_prompts * (count // len(all_prompts) + 1))[:count]
-        params = SamplingParams(temperature=1.0, max_tokens=args.budget, seed=0)
+        # A seed per request: one seed for all would give every request the same random draws, i.e. the same
+        # choice between a short guess and a long search, a workload unlike a rollout's (or the sampler's).
+        params = [SamplingParams(temperature=1.0, max_tokens=args.budget, seed=i) for i in range(count)]
         started = time.perf_counter()
         outputs = llm.generate(prompts, params, use_tqdm=False)
         vllm_seconds = time.perf_counter() - started
