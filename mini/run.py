@@ -8,7 +8,8 @@ redone). `python -m mini` (mini/__main__.py) then builds the report. The rollout
 server (`hfcpu`) or verl's vLLM rollout (`vllm`, the vLLM tier's settings: launch/cpu_backend/vllm_cpu.py); a
 vLLM run's id names it (`countdown-mini__grpo_vllm__s1`), so it never takes the place of an hfcpu run's record.
 
-    python -m mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results] [--rollout hfcpu|vllm]
+    python -m mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results] [--checkpoints-dir checkpoints]
+                   [--rollout hfcpu|vllm]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from data_prep.tasks import build_command, split_path
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
 from launch.cpu_backend.vllm_cpu import VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cpu_overrides
-from launch.plan import Overlay, RunPlan, compile_run, expand
+from launch.plan import CHECKPOINTS_DIR, Overlay, RunPlan, compile_run, expand
 from launch.recipe import REPO_ROOT, load_recipe
 from launch.validate import validate_plans
 from mini import BASES, RECIPE, TASK, TEMPLATE
@@ -98,6 +99,7 @@ def plans(
     results_dir: str,
     data_dir: str,
     rollout: str = CPU_ROLLOUT_NAME,
+    checkpoints_dir: str = CHECKPOINTS_DIR,
 ):
     """Every selected run of the recipe with the CPU overlay, validated like any run."""
     recipe = load_recipe(RECIPE)
@@ -108,7 +110,16 @@ def plans(
             reproduce += f" ROLLOUT={rollout}"
         overlay = cpu_overlay(steps, reproduce, rollout, rollout_label(name, rollout))
         compiled.append(
-            compile_run(recipe, name, point, run_seed, overlay, data_dir=data_dir, results_root=results_dir)
+            compile_run(
+                recipe,
+                name,
+                point,
+                run_seed,
+                overlay,
+                data_dir=data_dir,
+                results_root=results_dir,
+                checkpoints_root=checkpoints_dir,
+            )
         )
     return compiled, validate_plans(compiled)
 
@@ -131,12 +142,13 @@ def run_mini(
     rerun: bool,
     progress: Callable[[str], None],
     rollout: str = CPU_ROLLOUT_NAME,
+    checkpoints_dir: str = CHECKPOINTS_DIR,
 ) -> list[str]:
     """Data, bases and runs (not the report); returns the runs that did not finish, with why."""
     from launch.attempt import run_attempt
 
     test_split = build_split(data_dir)
-    runs, configs = plans(variant, seed, steps, results_dir, data_dir, rollout)
+    runs, configs = plans(variant, seed, steps, results_dir, data_dir, rollout, checkpoints_dir)
     for prior in ensure_bases(runs, test_split, progress):
         progress(f"WARNING: the {prior}-prior base failed its gate (see {BASES[prior]}/README.md)")
     failed = []

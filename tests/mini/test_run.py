@@ -68,3 +68,14 @@ def test_mini_refuses_an_unknown_rollout(capsys):
     with pytest.raises(SystemExit):
         main(["--rollout", "sglang"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_trial_run_into_scratch_dirs_leaves_the_real_runs_checkpoints_alone(tmp_path):
+    # A trial `--steps 2 --results-dir scratch` once left its checkpoint where the real run of the same id
+    # looks for one, and the real run resumed from the trial's step 2.
+    data = str(tmp_path / "data")
+    build_split(data)
+    (real,), _ = plans("grpo", 1, None, "results", data)
+    (trial,), _ = plans("grpo", 1, 2, str(tmp_path / "r"), data, checkpoints_dir=str(tmp_path / "c"))
+    assert trial.run_id == real.run_id and trial.checkpoint_dir != real.checkpoint_dir
+    assert trial.overrides["trainer.default_local_dir"] == str(tmp_path / "c" / RECIPE / trial.run_id)
