@@ -29,7 +29,7 @@ MODEL ?=
 TASK ?= countdown
 TEMPLATE ?= base
 RUN_DIR ?=
-# make smoke: the rollout engine, hfcpu (the CPU backend's server) or vllm (verl's vLLM rollout, $(VLLM_VENV))
+# make smoke / make mini: the rollout engine, hfcpu (the CPU backend's server) or vllm (verl's vLLM rollout, $(VLLM_VENV))
 ROLLOUT ?=
 # make mini: GRPO steps per run (default: the recipe's)
 STEPS ?=
@@ -83,8 +83,8 @@ data: install ## build Countdown and 24-point under $(DATA_DIR)/<task>/$(TEMPLAT
 smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny local model (no GPU; ROLLOUT=vllm)
 	$(if $(filter vllm,$(ROLLOUT)),$(VLLM_PY),$(PY)) -m launch smoke $(if $(ROLLOUT),--rollout $(ROLLOUT))
 
-mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (VARIANT=, SEED=, STEPS=, PROFILE=: CPU runs keep cpu)
-	$(PY) -m mini $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS))
+mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (VARIANT=, SEED=, STEPS=, ROLLOUT=vllm, PROFILE=: CPU runs keep cpu)
+	$(if $(filter vllm,$(ROLLOUT)),$(VLLM_PY),$(PY)) -m mini $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS)) $(if $(ROLLOUT),--rollout $(ROLLOUT))
 
 validate: install ## check every run of every shipped recipe against the pinned verl schema and its GPU memory (PROFILE=)
 	$(PY) -m launch validate $(PROFILE_ARG)

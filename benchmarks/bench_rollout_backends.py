@@ -3,7 +3,8 @@ batched sampler (the `hfcpu` server's decoder), at a rollout step's concurrency 
 
 Both decode the same countdown-mini test prompts at temperature 1 with the recipe's 224-token budget, fp32, on
 this machine's cores; vLLM runs in-process (`vllm.LLM`, eager, as the vLLM tier configures it), its engine
-start-up timed apart. Needs the vLLM tier's environment:
+start-up timed apart, and each engine takes a short untimed batch before the timed ones. Needs the vLLM tier's
+environment:
 
     .venv-vllm/bin/python benchmarks/bench_rollout_backends.py [--requests 64 128]
 """
@@ -60,9 +61,15 @@ def main() -> int:
     print(
         f"vLLM engine start-up: {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}"
     )
+    # One short untimed batch through each first: the first calls pay one-off costs (vLLM's scheduler and
+    # kernels, oneDNN's primitives) that a rollout step of a running trainer does not.
+    llm.generate(all_prompts[:8], SamplingParams(temperature=1.0, max_tokens=16, seed=0), use_tqdm=False)
+    cpu_sampler_rate(args.model, all_prompts[:8], 16)
     for count in args.requests:
         prompts = (all_prompts * (count // len(all_prompts) + 1))[:count]
-        params = SamplingParams(temperature=1.0, max_tokens=args.budget, seed=0)
+        # A seed per request: one seed for all would give every request the same random draws, i.e. the same
+        # choice between a short guess and a long search, a workload unlike a rollout's (or the sampler's).
+        params = [SamplingParams(temperature=1.0, max_tokens=args.budget, seed=i) for i in range(count)]
         started = time.perf_counter()
         outputs = llm.generate(prompts, params, use_tqdm=False)
         vllm_seconds = time.perf_counter() - started

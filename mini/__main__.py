@@ -1,7 +1,9 @@
 """`python -m mini` (`make mini`): data, bases and every selected run of countdown-mini on the CPU (mini.run),
-then the report of its records, as `python -m launch report countdown-mini` builds it.
+then the report of its records, as `python -m launch report countdown-mini` builds it. `--rollout vllm` runs
+them through verl's vLLM rollout (run it with the vLLM tier's python, .venv-vllm: `make mini ROLLOUT=vllm`).
 
-    python -m mini [--variant grpo] [--seed 4] [--steps N] [--results-dir results] [--rerun]
+    python -m mini [--variant grpo] [--seed 4] [--steps N] [--results-dir results] [--checkpoints-dir checkpoints]
+                   [--rerun] [--rollout vllm]
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import subprocess
 import sys
 
 from launch.hardware import RECIPE_CHOICE
-from launch.plan import DATA_DIR, RESULTS_DIR
+from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR
 from launch.recipe import RecipeError, load_profile
 from launch.validate import RunInvalid
 from mini import RECIPE
-from mini.run import run_mini
+from mini.run import ROLLOUTS, run_mini
 from reporting.cli import report_main
 
 
@@ -26,7 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where run records and the report go")
     parser.add_argument("--data-dir", default=DATA_DIR, help="where the countdown-mini split is built")
+    parser.add_argument(
+        "--checkpoints-dir",
+        default=CHECKPOINTS_DIR,
+        help="where the runs' checkpoints go; a trial run into a scratch --results-dir wants a scratch one too, "
+        "or the real run of the same id resumes from the trial's last checkpoint",
+    )
     parser.add_argument("--rerun", action="store_true", help="run again even runs whose record says finished")
+    parser.add_argument(
+        "--rollout",
+        choices=ROLLOUTS,
+        default=ROLLOUTS[0],
+        help=f"{ROLLOUTS[0]}: the CPU backend's server (default); vllm: verl's vLLM rollout (needs .venv-vllm; "
+        "run ids <variant>_vllm)",
+    )
     parser.add_argument(
         "--profile",
         help="accepted as by every run command (make PROFILE=); the miniature's runs are CPU runs, which keep "
@@ -46,7 +61,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         failed = run_mini(
-            args.variant, args.seed, args.steps, args.results_dir, args.data_dir, args.rerun, progress
+            args.variant,
+            args.seed,
+            args.steps,
+            args.results_dir,
+            args.data_dir,
+            args.rerun,
+            progress,
+            args.rollout,
+            args.checkpoints_dir,
         )
     except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
         print(f"mini: error: {error}", file=sys.stderr)

@@ -4,9 +4,12 @@ It builds the countdown-mini split once, builds (or reuses, by content hash) the
 of the recipe (with and without the planted search prior; mini.base) and gates them, compiles every run of
 the recipe with the CPU backend (launch.cpu_backend) through the same plan -> validate -> attempt -> records
 path as a GPU run, and runs them one after another (a run whose record says it finished is kept, not
-redone). `python -m mini` (mini/__main__.py) then builds the report.
+redone). `python -m mini` (mini/__main__.py) then builds the report. The rollout is the CPU backend's own
+server (`hfcpu`) or verl's vLLM rollout (`vllm`, the vLLM tier's settings: launch/cpu_backend/vllm_cpu.py); a
+vLLM run's id names it (`countdown-mini__grpo_vllm__s1`), so it never takes the place of an hfcpu run's record.
 
-    python -m mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results]
+    python -m mini [--variant grpo] [--seed 1] [--steps N] [--results-dir results] [--checkpoints-dir checkpoints]
+                   [--rollout hfcpu|vllm]
 """
 
 from __future__ import annotations
@@ -18,24 +21,41 @@ from pathlib import Path
 
 from data_prep.tasks import build_command, split_path
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
-from launch.plan import Overlay, RunPlan, compile_run, expand
+from launch.cpu_backend.vllm_cpu import VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cpu_overrides
+from launch.plan import CHECKPOINTS_DIR, Overlay, RunPlan, compile_run, expand
 from launch.recipe import REPO_ROOT, load_recipe
 from launch.validate import validate_plans
 from mini import BASES, RECIPE, TASK, TEMPLATE
 
 RUN_TIMEOUT_S = 3600
+ROLLOUTS = (CPU_ROLLOUT_NAME, VLLM_ROLLOUT_NAME)  # the first is the default
 
 
-def cpu_overlay(steps: int | None = None, reproduce: str | None = None) -> Overlay:
-    """The CPU backend for every run of a CPU recipe; the run ids keep their variant names."""
-    patch = {**cpu_overrides(n_ranks=1)}
+def rollout_label(variant: str, rollout: str) -> str | None:
+    """The run id's variant part for a rollout: hfcpu runs keep the variant's name, others append theirs."""
+    return None if rollout == CPU_ROLLOUT_NAME else f"{variant}_{rollout}"
+
+
+def cpu_overlay(
+    steps: int | None = None,
+    reproduce: str | None = None,
+    rollout: str = CPU_ROLLOUT_NAME,
+    label: str | None = None,
+) -> Overlay:
+    """The CPU backend for every run of a CPU recipe, generating with `rollout`: the CPU backend's server or
+    verl's vLLM rollout with exactly the vLLM tier's replacements of GPU settings. `label` (a vLLM run's)
+    replaces the variant in the run id."""
+    if rollout not in ROLLOUTS:
+        raise ValueError(f"rollout {rollout!r}: use one of {', '.join(ROLLOUTS)}")
+    vllm = rollout == VLLM_ROLLOUT_NAME
+    patch = {**(vllm_cpu_overrides(n_ranks=1) if vllm else cpu_overrides(n_ranks=1))}
     if steps is not None:
         patch["trainer.total_training_steps"] = steps
     return Overlay(
-        label=None,
+        label=label,
         patch=patch,
-        env=cpu_env(),
-        extra_rollout_names=(CPU_ROLLOUT_NAME,),
+        env=vllm_cpu_env() if vllm else cpu_env(),
+        extra_rollout_names=() if vllm else (CPU_ROLLOUT_NAME,),
         reproduce=reproduce,
     )
 
@@ -72,15 +92,34 @@ def ensure_bases(runs: list[RunPlan], test_split: Path, progress: Callable[[str]
     return short
 
 
-def plans(variant: str | None, seed: int | None, steps: int | None, results_dir: str, data_dir: str):
+def plans(
+    variant: str | None,
+    seed: int | None,
+    steps: int | None,
+    results_dir: str,
+    data_dir: str,
+    rollout: str = CPU_ROLLOUT_NAME,
+    checkpoints_dir: str = CHECKPOINTS_DIR,
+):
     """Every selected run of the recipe with the CPU overlay, validated like any run."""
     recipe = load_recipe(RECIPE)
     compiled = []
     for name, point, run_seed in expand(recipe, variant, seed):
         reproduce = f"make mini VARIANT={name} SEED={run_seed}" + (f" STEPS={steps}" if steps else "")
-        overlay = cpu_overlay(steps, reproduce)
+        if rollout != CPU_ROLLOUT_NAME:
+            reproduce += f" ROLLOUT={rollout}"
+        overlay = cpu_overlay(steps, reproduce, rollout, rollout_label(name, rollout))
         compiled.append(
-            compile_run(recipe, name, point, run_seed, overlay, data_dir=data_dir, results_root=results_dir)
+            compile_run(
+                recipe,
+                name,
+                point,
+                run_seed,
+                overlay,
+                data_dir=data_dir,
+                results_root=results_dir,
+                checkpoints_root=checkpoints_dir,
+            )
         )
     return compiled, validate_plans(compiled)
 
@@ -102,12 +141,14 @@ def run_mini(
     data_dir: str,
     rerun: bool,
     progress: Callable[[str], None],
+    rollout: str = CPU_ROLLOUT_NAME,
+    checkpoints_dir: str = CHECKPOINTS_DIR,
 ) -> list[str]:
     """Data, bases and runs (not the report); returns the runs that did not finish, with why."""
     from launch.attempt import run_attempt
 
     test_split = build_split(data_dir)
-    runs, configs = plans(variant, seed, steps, results_dir, data_dir)
+    runs, configs = plans(variant, seed, steps, results_dir, data_dir, rollout, checkpoints_dir)
     for prior in ensure_bases(runs, test_split, progress):
         progress(f"WARNING: the {prior}-prior base failed its gate (see {BASES[prior]}/README.md)")
     failed = []
@@ -115,7 +156,7 @@ def run_mini(
         if finished(plan) and not rerun:
             progress(f"[{index}/{len(runs)}] {plan.run_id}: finished earlier, kept")
             continue
-        progress(f"[{index}/{len(runs)}] {plan.run_id}: verl main_ppo on CPU")
+        progress(f"[{index}/{len(runs)}] {plan.run_id}: verl main_ppo on CPU ({rollout} rollout)")
         started = time.monotonic()
         result = run_attempt(
             plan,

@@ -23,6 +23,7 @@ VALUES = {
     "SEED": "4",
     "PROFILE": "1x80gb",
     "STEPS": "3",
+    "ROLLOUT": "vllm",
     "LAUNCHER": "ray",
     "DRY_RUN": "1",
     "DEVICE": "cpu",
@@ -135,5 +136,5 @@ def test_the_variables_help_lists_for_every_target_never_break_one(target, monke
 
 
 def test_help_lists_the_variables_of_the_run_targets():
-    assert {"VARIANT", "SEED", "STEPS", "PROFILE"} <= HELP["mini"]
+    assert {"VARIANT", "SEED", "STEPS", "ROLLOUT", "PROFILE"} <= HELP["mini"]
     assert {"RECIPE", "VARIANT", "SEED", "PROFILE"} <= HELP["train"]

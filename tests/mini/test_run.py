@@ -1,4 +1,5 @@
-"""`make mini`'s plans: any seed runs without an edit of the recipe, and its run says how to reproduce it.
+"""`make mini`'s plans: any seed runs without an edit of the recipe, and its run says how to reproduce it; a
+vLLM run (`--rollout vllm`) has an id of its own and differs from the hfcpu run by the vLLM tier's settings only.
 
 python -m pytest tests/mini/test_run.py -q
 """
@@ -7,9 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from launch.cpu_backend import CPU_ROLLOUT_NAME
+from launch.cpu_backend.vllm_cpu import GPU_SETTINGS_REPLACED, VLLM_CPU_ENV_REPLACED, VLLM_ROLLOUT_NAME
 from launch.plan import SEED_KEYS, compile_recipe
 from launch.recipe import RecipeError, load_recipe
 from mini import RECIPE
+from mini.__main__ import main
 from mini.run import build_split, plans
 
 
@@ -30,3 +34,48 @@ def test_a_seed_outside_sweep_seeds_runs_and_its_id_and_reproduce_name_it(tmp_pa
 def test_a_negative_seed_is_refused():
     with pytest.raises(RecipeError, match="negative"):
         compile_recipe(load_recipe(RECIPE), "grpo", -1)
+
+
+def test_a_vllm_run_has_its_own_id_and_exactly_the_vllm_tiers_settings(tmp_path):
+    data = str(tmp_path / "data")
+    build_split(data)
+    results = str(tmp_path / "results")
+    (hfcpu,), _ = plans("grpo", 1, 2, results, data)
+    (vllm,), configs = plans("grpo", 1, 2, results, data, rollout=VLLM_ROLLOUT_NAME)
+    # The committed hfcpu record keeps its id; the vLLM run lands beside it, not on it.
+    assert hfcpu.run_id == "countdown-mini__grpo__s1"
+    assert vllm.run_id == "countdown-mini__grpo_vllm__s1" and vllm.run_dir != hfcpu.run_dir
+    assert vllm.checkpoint_dir != hfcpu.checkpoint_dir
+    assert vllm.reproduce == "make mini VARIANT=grpo SEED=1 STEPS=2 ROLLOUT=vllm"
+    assert vllm.run_id in configs  # validated like every run
+    assert hfcpu.overrides["actor_rollout_ref.rollout.name"] == CPU_ROLLOUT_NAME
+    assert vllm.overrides["actor_rollout_ref.rollout.name"] == VLLM_ROLLOUT_NAME
+    for key, replacement in GPU_SETTINGS_REPLACED.items():
+        assert vllm.overrides[key] == replacement.value, key
+    assert all(vllm.env[key] == replacement.value for key, replacement in VLLM_CPU_ENV_REPLACED.items())
+    # Only the rollout differs: every other setting is the hfcpu run's (names derived from the run id aside).
+    derived = {key for key, value in hfcpu.overrides.items() if hfcpu.run_id in str(value)}
+    changed = {
+        key
+        for key in hfcpu.overrides.keys() | vllm.overrides.keys()
+        if hfcpu.overrides.get(key) != vllm.overrides.get(key)
+    }
+    assert "actor_rollout_ref.rollout.name" in changed
+    assert changed - derived <= {"actor_rollout_ref.rollout.name", *GPU_SETTINGS_REPLACED}
+
+
+def test_mini_refuses_an_unknown_rollout(capsys):
+    with pytest.raises(SystemExit):
+        main(["--rollout", "sglang"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_trial_run_into_scratch_dirs_leaves_the_real_runs_checkpoints_alone(tmp_path):
+    # A trial `--steps 2 --results-dir scratch` once left its checkpoint where the real run of the same id
+    # looks for one, and the real run resumed from the trial's step 2.
+    data = str(tmp_path / "data")
+    build_split(data)
+    (real,), _ = plans("grpo", 1, None, "results", data)
+    (trial,), _ = plans("grpo", 1, 2, str(tmp_path / "r"), data, checkpoints_dir=str(tmp_path / "c"))
+    assert trial.run_id == real.run_id and trial.checkpoint_dir != real.checkpoint_dir
+    assert trial.overrides["trainer.default_local_dir"] == str(tmp_path / "c" / RECIPE / trial.run_id)
