@@ -12,6 +12,11 @@ file says `device: cpu`, which the estimate never uses, and it goes into --out, 
 
     python benchmarks/gpu_check.py --out outputs/gpu-check                 # on a node with one NVIDIA GPU
     python benchmarks/gpu_check.py --dry-cpu --out /tmp/gpu-check-dry      # anywhere (tests/benchmarks/)
+
+`--from-records DIR` re-derives the table and the calibration file from a run's saved JSON (no GPU): the
+measurement's own provenance (when, which commit, which command) is kept from DIR's calibration file.
+
+    python benchmarks/gpu_check.py --from-records results/gpu-check/nvidia-h200
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -63,6 +70,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--budget-s", type=float, default=420, help="skip models that would end past this")
     parser.add_argument(
+        "--from-records", type=Path, help="re-derive from a run's saved engine-*.json (no measurement)"
+    )
+    parser.add_argument(
         "--calibration-dir",
         type=Path,
         help=f"where the calibration file goes (default: {CALIBRATION_DIR} on a GPU, --out with --dry-cpu)",
@@ -88,8 +98,35 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def rederive(records_dir: Path, calibration_dir: Path | None, argv: list[str]) -> int:
+    """The table and calibration file from a run's saved records; provenance from its own calibration file."""
+    paths = sorted(records_dir.glob("engine-*.json"))
+    if not paths:
+        print(f"gpu-check: no engine-*.json in {records_dir}", file=sys.stderr)
+        return 2
+    records = [json.loads(p.read_text()) for p in paths]
+    for record in records:
+        record["summary"] = engine_check.summarise(record)
+    env = json.loads((records_dir / "env.json").read_text())
+    found = engine_check.calibration_record(records, env, shlex.join(["python", "benchmarks/gpu_check.py", *argv]))
+    if found["device"] != "cuda":
+        print(f"gpu-check: {records_dir} was measured on {found['device']}, not a GPU", file=sys.stderr)
+        return 2
+    original = next(records_dir.glob("calibration/*.yaml"), None)
+    if original is not None:
+        measured = yaml.safe_load(original.read_text())
+        found.update({key: measured[key] for key in ("measured_at", "commit", "dirty", "command")})
+        found["derived_by"] = shlex.join(["python", "benchmarks/gpu_check.py", *argv])
+    print(table(records))
+    path = write((calibration_dir or CALIBRATION_DIR) / f"{slug(found['gpu'])}.yaml", found)
+    print(f"calibration ({found['device']}): {path}: {found['constants']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.from_records:
+        return rederive(args.from_records, args.calibration_dir, argv if argv is not None else sys.argv[1:])
     device = engine_check.prepare_process(args.dry_cpu)  # before verl is imported
     options = engine_check.CheckOptions(
         out=args.out.resolve(),

@@ -17,11 +17,13 @@ and fp32, and the process's resident memory in place of the allocator's peaks.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from launch import estimate as estimate_module
 from launch.calibration import ARITHMETIC
 from launch.model_configs import KNOWN, ModelConfig, from_config_json
 from launch.plan import Overlay, RunPlan, compile_run
+from launch.record_paths import portable_text
 from launch.recipe import REPO_ROOT, load_recipe
 
 RECIPE = "countdown-3b"
@@ -299,7 +302,21 @@ def _build_workers(actor_rollout_ref) -> _Workers:
 
 def _estimate_figures(plan: RunPlan, model: ModelConfig, checkpointing: bool, root: Path) -> dict[str, Any]:
     found = estimate_module.estimate(plan, root=root, constants=ARITHMETIC)
-    phases = {p.name: {"peak_gb": round(p.peak_gb, 3), "engine": p.engine} for p in found.phases}
+    # The estimate is linear in the overhead and the logit bytes: its value with both at zero, and its growth per
+    # logit byte, let derive() re-estimate every phase with measured constants.
+    bare = dataclasses.replace(ARITHMETIC, runtime_overhead_gb=0.0, logit_bytes_forward=0.0, logit_bytes_update=0.0)
+    unit = dataclasses.replace(bare, logit_bytes_forward=1.0, logit_bytes_update=1.0)
+    without = {p.name: p.peak_gb for p in estimate_module.estimate(plan, root=root, constants=bare).phases}
+    per_byte = {p.name: p.peak_gb for p in estimate_module.estimate(plan, root=root, constants=unit).phases}
+    phases = {
+        p.name: {
+            "peak_gb": round(p.peak_gb, 3),
+            "engine": p.engine,
+            "without_overhead_and_logits_gb": round(without[p.name], 3),
+            "gb_per_logit_byte": round(per_byte[p.name] - without[p.name], 4),
+        }
+        for p in found.phases
+    }
     state = estimate_module._TrainingState(plan.overrides, model.parameters())
     return {
         "constants": ARITHMETIC.source,
@@ -355,6 +372,8 @@ def run_model(
     block = composed.actor_rollout_ref
     checkpointing = bool(block.model.enable_gradient_checkpointing)
     progress(f"{shape_name}: building the ref and actor workers (profile {plans[0].profile.name})")
+    # Another model's leftovers would inflate every figure: the record says what was allocated at the start.
+    allocated_at_start = allocated_now(device)
     started = time.perf_counter()
     workers = _build_workers(block)
     init_s = time.perf_counter() - started
@@ -371,7 +390,7 @@ def run_model(
     schedule = (
         [(plans[0], False)] + [(plans[0], True)] * options.steady_steps + [(p, True) for p in plans[1:]]
     )
-    steps, resident = [], None
+    steps, resident, placement = [], None, None
     for number, (plan, steady) in enumerate(schedule, start=1):
         o = plan.overrides
         budgets = {phase: int(o[key]) for phase, key in PHASE_BUDGET_KEYS.items()}
@@ -387,16 +406,19 @@ def run_model(
         )  # fmt: skip
         if number == 2:
             resident = allocated_now(device)
+            placement = state_placement(workers)
     record = {
         "model": shape_name,
-        "model_dir": str(model_dir),
+        "model_dir": portable_text(str(model_dir), root),
         "model_config": {k: model_json[k] for k in _CONFIG_KEYS if k in model_json},
         "parameters": params,
         "gradient_checkpointing": checkpointing,
         "sequence_tokens": sequence,
         "peak_tflops": peak_tflops,
         "init_s": round(init_s, 3),
+        "allocated_at_start_bytes": allocated_at_start,
         "resident_after_step2_bytes": resident,
+        "state_after_step2": placement,
         "steps": steps,
         "estimates": {
             plan.profile.name: _estimate_figures(plan, model, checkpointing, root) for plan in plans
@@ -404,6 +426,8 @@ def run_model(
     }
     record["summary"] = summarise(record)
     del workers
+    # The workers hold reference cycles: collect them before the next model is built.
+    gc.collect()
     if device == "cuda":
         torch.cuda.empty_cache()
     return record
@@ -419,6 +443,34 @@ _CONFIG_KEYS = (
     "tie_word_embeddings",
     "model_type",
 )
+
+
+def _tensor_bytes(tensor, into: dict[str, int]) -> None:
+    local = tensor.to_local() if hasattr(tensor, "to_local") else tensor  # FSDP2 shards are DTensors
+    into[local.device.type] = into.get(local.device.type, 0) + local.numel() * local.element_size()
+
+
+def state_placement(workers: _Workers) -> dict[str, Any]:
+    """Per engine, the bytes of its parameters, gradients and optimizer state on each device type: whether the
+    profile's offload settings (e.g. the reference's param_offload) kept the state off the GPU between phases."""
+    import torch
+
+    placement: dict[str, Any] = {}
+    for name in workers.forwards:
+        engine = getattr(getattr(workers, name), name).engine
+        params: dict[str, int] = {}
+        grads: dict[str, int] = {}
+        optimizer: dict[str, int] = {}
+        for parameter in engine.module.parameters():
+            _tensor_bytes(parameter.data, params)
+            if parameter.grad is not None:
+                _tensor_bytes(parameter.grad, grads)
+        for state in getattr(getattr(engine, "optimizer", None), "state", {}).values():
+            for value in state.values():
+                if torch.is_tensor(value) and value.numel() > 1:
+                    _tensor_bytes(value, optimizer)
+        placement[name] = {"parameter_bytes": params, "gradient_bytes": grads, "optimizer_bytes": optimizer}
+    return placement
 
 
 def _run_step(
@@ -536,11 +588,15 @@ def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
         last = max(s["step"] for s in steps)
         rows = {}
         for step in (s for s in steps if s["step"] == last):
-            measured = step["peak_device_used_bytes"] or step["peak_allocated_bytes"]
-            estimated_phase = "update" if step["phase"] == "update" else "log-prob"
+            measured = (
+                measured_peak_bytes(step, record.get("allocated_at_start_bytes"))
+                if step["peak_allocated_bytes"] is not None
+                else None
+            )
+            estimated_phase = _estimated_phase(step)
             rows[step["phase"]] = {
                 "measured_gb": round(measured / GB, 3) if measured is not None else None,
-                "measured_as": "device used"
+                "measured_as": "allocated + outside the allocator"
                 if step["peak_device_used_bytes"]
                 else "allocated (CPU: resident)",
                 "estimated_gb": figures["phases"][estimated_phase]["peak_gb"],
@@ -553,7 +609,9 @@ def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
             "step": last,
             "phases": rows,
             "resident": {
-                "measured_gb": round(record["resident_after_step2_bytes"] / GB, 3)
+                "measured_gb": round(
+                    (record["resident_after_step2_bytes"] - (record.get("allocated_at_start_bytes") or 0)) / GB, 3
+                )
                 if record["resident_after_step2_bytes"] is not None
                 else None,
                 "estimated_gb": figures["resident_gb"],
@@ -641,10 +699,11 @@ def calibration_record(models: Sequence[Mapping[str, Any]], env: Mapping[str, An
         "commit": commit,
         "dirty": dirty,
         "versions": {k: str(env[k]) for k in ("torch", "transformers", "verl", "cuda") if env.get(k)},
-        "command": command,
+        "command": portable_text(command, REPO_ROOT),
         "models": [m["model"] for m in models],
         "constants": usable(raw),
         "derived": raw,
+        "memory_fit": memory_fit(models, usable(raw)),
     }
 
 
@@ -657,14 +716,61 @@ def _slope(points: Sequence[tuple[int, float]]) -> float | None:
     return (high_bytes - low_bytes) / (high_tokens - low_tokens)
 
 
+def measured_peak_bytes(step: Mapping[str, Any], allocated_at_start: int | None = None) -> int:
+    """What a phase needed of the GPU: torch's allocated peak, less what was allocated before this model's
+    workers were built (an earlier model's leftovers), plus what lies outside torch's allocator (CUDA context,
+    cuBLAS workspaces, NCCL). The allocator's cache (reserved, not allocated) is left out: torch frees it and
+    retries before it raises out-of-memory, and it carries over from an earlier, larger profile."""
+    outside = 0
+    if step.get("peak_device_used_bytes") is not None and step.get("peak_reserved_bytes") is not None:
+        outside = max(0, step["peak_device_used_bytes"] - step["peak_reserved_bytes"])
+    return step["peak_allocated_bytes"] - (allocated_at_start or 0) + outside
+
+
+def _estimated_phase(step: Mapping[str, Any]) -> str:
+    return "update" if step["phase"] == "update" else "log-prob"
+
+
+def memory_fit(models: Iterable[Mapping[str, Any]], constants: Mapping[str, float | None]) -> list[dict]:
+    """Per model, profile and phase (steady steps), the measured peak beside the estimate re-made with
+    `constants` (the arithmetic's value where one is None)."""
+    rows = []
+    for record in models:
+        for step in record["steps"]:
+            if not step.get("steady") or step.get("peak_allocated_bytes") is None:
+                continue
+            phase = _estimated_phase(step)
+            figures = record["estimates"][step["profile"]]["phases"][phase]
+            logit_name = "logit_bytes_update" if phase == "update" else "logit_bytes_forward"
+            logit_bytes = constants.get(logit_name) or getattr(ARITHMETIC, logit_name)
+            overhead = constants.get("runtime_overhead_gb")
+            overhead = ARITHMETIC.runtime_overhead_gb if overhead is None else overhead
+            estimated = figures["without_overhead_and_logits_gb"] + logit_bytes * figures["gb_per_logit_byte"]
+            rows.append(
+                {
+                    "model": record["model"],
+                    "profile": step["profile"],
+                    "step": step["step"],
+                    "phase": step["phase"],
+                    "measured_gb": round(measured_peak_bytes(step, record.get("allocated_at_start_bytes")) / GB, 3),
+                    "estimated_gb": round(estimated + overhead, 3),
+                    "arithmetic_gb": figures["peak_gb"],
+                }
+            )
+    return rows
+
+
 def derive(models: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Constants from engine-check records, each with how it was derived; a constant not measurable is None.
+    """Constants from engine-check records; a constant not measurable is None.
 
     Per model and phase, the slope of peak allocated bytes between two token budgets is the per-token cost;
-    less the estimate's per-token activations, over the vocabulary, it is the logit bytes. Overhead: the
-    largest gap between what the device reports used and what torch allocated. Training MFU: the largest
-    model's update (the one the shipped recipes are sized by)."""
-    forward, update, overheads, mfu = [], [], [], None
+    less the estimate's per-token activations, over the vocabulary, it is the logit bytes. Overhead: with
+    those logit bytes, the most any measured phase peak (measured_peak_bytes) exceeds the estimate without
+    overhead, so the calibrated estimate covers every measurement; it absorbs what the estimate's model of
+    the engines' resident state misses. Training MFU: the largest model's update (the one the shipped recipes
+    are sized by)."""
+    models = list(models)
+    forward, update, mfu = [], [], None
     largest = -1
     for record in models:
         model = from_config_json(record["model_config"])
@@ -683,25 +789,22 @@ def derive(models: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             slope = _slope(points) if points else None
             if slope is not None:
                 into.append((slope - per_token_rest) / model.vocab)
-        for step in record["steps"]:
-            if (
-                step.get("peak_device_used_bytes") is not None
-                and step.get("peak_allocated_bytes") is not None
-            ):
-                overheads.append((step["peak_device_used_bytes"] - step["peak_allocated_bytes"]) / 1e9)
         updates = [s for s in record["steps"] if s["phase"] == "update" and s.get("steady")]
         if record["parameters"] > largest and updates and record.get("peak_tflops"):
             largest = record["parameters"]
             mfu = max(s["tflops_per_s"] for s in updates) / record["peak_tflops"]
-    raw = {
-        "runtime_overhead_gb": round(max(overheads), 3) if overheads else None,
+    logits = {
         "logit_bytes_forward": round(max(forward), 3) if forward else None,
         "logit_bytes_update": round(max(update), 3) if update else None,
+    }
+    fit = memory_fit(models, {**usable(logits), "runtime_overhead_gb": 0.0})
+    return {
+        "runtime_overhead_gb": round(max(r["measured_gb"] - r["estimated_gb"] for r in fit), 3) if fit else None,
+        **logits,
         "train_mfu": round(mfu, 4) if mfu is not None else None,
         # Generation through vLLM is not measured by the engine check: stays arithmetic.
         "rollout_mfu": None,
     }
-    return raw
 
 
 def usable(raw: Mapping[str, float | None]) -> dict[str, float | None]:

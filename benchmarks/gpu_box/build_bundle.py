@@ -19,6 +19,7 @@ import argparse
 import importlib.metadata
 import io
 import lzma
+import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,7 @@ PACKAGES = (
     "verl", "ray", "tensordict", "pyvers", "omegaconf", "antlr4-python3-runtime", "hydra-core",
     "jsonschema", "jsonschema-specifications", "referencing", "rpds-py",
     "codetiming", "orjson", "pydantic", "pydantic-core", "annotated-types", "typing-inspection",
-    "fastapi", "starlette", "uvicorn", "datasets", "multiprocess", "dill", "psutil",
+    "fastapi", "starlette", "uvicorn", "opentelemetry-api", "datasets", "multiprocess", "dill", "psutil",
     # The pin (requirements/) instead of the image's 5.17; 5.9.0 refuses the image's tokenizers at import.
     "transformers", "tokenizers", "peft",
 )  # fmt: skip
@@ -100,6 +101,8 @@ def add_flash_attn_shim(site: Path, work: Path) -> None:
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary=:all:", "--no-build-isolation",
          "-d", str(work), f"{name}=={version}"],
         check=True,
+        # pip prepares the sdist's metadata, and flash-attn's setup.py wants CUDA for that unless told to skip it.
+        env={**os.environ, "FLASH_ATTENTION_SKIP_CUDA_BUILD": "TRUE"},
     )  # fmt: skip
     sdist = next(work.glob("flash_attn-*.tar.gz"))
     with tarfile.open(sdist) as archive:

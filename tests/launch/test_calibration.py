@@ -9,7 +9,7 @@ import yaml
 from launch import calibration, engine_check, estimate
 from launch.model_configs import KNOWN
 from launch.plan import compile_recipe
-from launch.recipe import load_recipe
+from launch.recipe import REPO_ROOT, load_recipe
 
 P_3B = KNOWN["Qwen/Qwen2.5-3B"].parameters()
 VOCAB = KNOWN["Qwen/Qwen2.5-3B"].vocab
@@ -80,42 +80,57 @@ def test_a_malformed_calibration_names_the_field(tmp_path, constants, message):
         calibration.find("NVIDIA H200", tmp_path)
 
 
-def test_measured_records_become_constants_by_the_slope_between_budgets():
+def _record(allocated_extra_gb, logit_bytes, outside_gb, cache_gb):
+    """An engine-check record for countdown-3b's default at both profiles whose allocated peaks are the
+    estimate's own arithmetic with `logit_bytes` per phase plus `allocated_extra_gb` the estimate misses."""
     model = KNOWN["Qwen/Qwen2.5-3B"]
     config = {
         "num_hidden_layers": model.layers, "hidden_size": model.hidden, "num_attention_heads": model.heads,
         "num_key_value_heads": model.kv_heads, "intermediate_size": model.intermediate,
         "vocab_size": model.vocab, "tie_word_embeddings": True, "model_type": "qwen2",
     }  # fmt: skip
-    forward_rest = estimate.forward_bytes_per_token(model, False, calibration.ARITHMETIC)
-    update_rest = estimate.update_bytes_per_token(model, True, False, calibration.ARITHMETIC)
-    base = 40e9
+    recipe = load_recipe("countdown-3b")
+    plans = {p: compile_recipe(recipe, variant="default", profile=p)[0] for p in ("1xh200", "1x80gb")}
+    estimates = {p: engine_check._estimate_figures(plan, model, True, REPO_ROOT) for p, plan in plans.items()}
+    steps = []
+    for number, (profile, steady) in enumerate([("1xh200", False), ("1xh200", True), ("1x80gb", True)], 1):
+        for phase, key in engine_check.PHASE_BUDGET_KEYS.items():
+            figures = estimates[profile]["phases"][engine_check._estimated_phase({"phase": phase})]
+            bytes_per = logit_bytes["update" if phase == "update" else "log-prob"]
+            allocated = figures["without_overhead_and_logits_gb"] + bytes_per * figures["gb_per_logit_byte"]
+            allocated = (allocated + allocated_extra_gb + (0 if steady else 9.0)) * 1e9  # step 1: no Adam yet
+            steps.append({
+                "step": number, "profile": profile, "phase": phase, "steady": steady,
+                "tokens_per_micro_batch": int(plans[profile].overrides[key]),
+                "tflops_per_s": 400.0 if (phase == "update" and profile == "1xh200") else 300.0,
+                "peak_allocated_bytes": allocated, "peak_reserved_bytes": allocated + cache_gb * 1e9,
+                "peak_device_used_bytes": allocated + (cache_gb + outside_gb) * 1e9,
+            })  # fmt: skip
+    return {
+        "model": "Qwen/Qwen2.5-3B", "model_config": config, "parameters": model.parameters(),
+        "gradient_checkpointing": True, "peak_tflops": 989.0, "estimates": estimates, "steps": steps,
+    }  # fmt: skip
 
-    def step(phase, tokens, per_token, steady=True, tflops=100.0):
-        return {
-            "phase": phase, "steady": steady, "tokens_per_micro_batch": tokens, "tflops_per_s": tflops,
-            "peak_allocated_bytes": base + per_token * tokens, "peak_device_used_bytes": base + per_token * tokens + 1.5e9,
-        }  # fmt: skip
 
-    # Logits measured at 1.5 B (forward) and 2.5 B (update) per token and vocabulary entry.
-    record = {
-        "model_config": config,
-        "parameters": model.parameters(),
-        "gradient_checkpointing": True,
-        "peak_tflops": 989.0,
-        "steps": [
-            step("log-prob", 65_280, forward_rest + 9 * VOCAB, steady=False),  # Adam not yet created: ignored
-            step("log-prob", 65_280, forward_rest + 1.5 * VOCAB),
-            step("log-prob", 32_000, forward_rest + 1.5 * VOCAB),
-            step("update", 32_000, update_rest + 2.5 * VOCAB, tflops=400.0),
-            step("update", 15_360, update_rest + 2.5 * VOCAB, tflops=380.0),
-        ],
-    }
+def test_measured_records_become_constants_that_cover_every_measured_phase():
+    # Logits measured at 1.5 B (forward) and 2.5 B (update) per token and vocabulary entry; 2 GB of state the
+    # estimate misses; 1.2 GB outside torch's allocator; 40 GB of allocator cache left by the larger profile.
+    record = _record(2.0, {"log-prob": 1.5, "update": 2.5}, outside_gb=1.2, cache_gb=40.0)
     raw = engine_check.derive([record])
     assert raw["logit_bytes_forward"] == pytest.approx(1.5, abs=1e-3)
     assert raw["logit_bytes_update"] == pytest.approx(2.5, abs=1e-3)
-    assert raw["runtime_overhead_gb"] == pytest.approx(1.5)
+    # The missed state and the memory outside the allocator; the allocator's cache is not overhead.
+    assert raw["runtime_overhead_gb"] == pytest.approx(3.2, abs=2e-3)
     assert raw["train_mfu"] == pytest.approx(400 / 989, abs=1e-4)
     assert raw["rollout_mfu"] is None  # generation is not measured by the engine check
+    fit = engine_check.memory_fit([record], engine_check.usable(raw))
+    assert len(fit) == 6 and all(r["estimated_gb"] >= r["measured_gb"] - 1e-3 for r in fit)
+    # The re-made figures are the estimator's own with the derived constants.
+    measured = {name: value for name, value in engine_check.usable(raw).items() if value is not None}
+    constants = dataclasses.replace(calibration.ARITHMETIC, **measured, source="test")
+    found = estimate.estimate(_plan(), constants=constants)
+    for row in (r for r in fit if r["profile"] == "1x80gb"):
+        phase = engine_check._estimated_phase(row)
+        assert row["estimated_gb"] == pytest.approx(next(p.peak_gb for p in found.phases if p.name == phase), abs=2e-3)
     # A slope below the estimate's activations alone is not a usable constant.
     assert engine_check.usable({**raw, "logit_bytes_update": -0.2})["logit_bytes_update"] is None

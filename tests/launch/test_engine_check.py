@@ -32,6 +32,8 @@ def test_dry_cpu_check_runs_verls_workers_at_both_profiles_and_writes_a_cpu_cali
         assert step["tokens_per_micro_batch"] == step["budget_tokens"], step
         assert step["seconds"] > 0 and step["tokens_per_s"] > 0 and step["peak_allocated_bytes"] > 0
     update = [s for s in steps if s["phase"] == "update"]
+    placement = record["state_after_step2"]  # where each engine's state sat between phases
+    assert placement["actor"]["optimizer_bytes"] and placement["ref"]["parameter_bytes"]
     assert all("grad_norm" in s["verl_metrics"] for s in update)  # verl's own update ran
     # The profiles' budgets, scaled down for the CPU in the same proportion.
     assert {s["profile"]: s["budget_tokens"] for s in update} == {
