@@ -16,13 +16,16 @@ from launch.hardware import RECIPE_CHOICE
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR
 from launch.recipe import RecipeError, load_profile
 from launch.validate import RunInvalid
-from mini import RECIPE
+from mini import RECIPE, RECIPES
 from mini.run import ROLLOUTS, run_mini
 from reporting.cli import report_main
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mini", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--recipe", choices=RECIPES, default=RECIPE, help=f"the miniature recipe to run (default: {RECIPE})"
+    )
     parser.add_argument("--variant", help="only this variant (default: all)")
     parser.add_argument("--seed", type=int, help="only this seed, any seed (default: all of sweep.seeds)")
     parser.add_argument("--steps", type=int, help="GRPO steps per run (default: the recipe's)")
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 load_profile(args.profile)  # an unknown name is an error listing the known ones
         except RecipeError as error:
             parser.error(str(error))
-        print(f"mini: profile: {RECIPE} runs on the CPU backend and keeps profile cpu", file=sys.stderr)
+        print(f"mini: profile: {args.recipe} runs on the CPU backend and keeps profile cpu", file=sys.stderr)
 
     def progress(line: str) -> None:
         print(f"=== mini: {line}", flush=True)
@@ -70,11 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             progress,
             args.rollout,
             args.checkpoints_dir,
+            args.recipe,
         )
     except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
         print(f"mini: error: {error}", file=sys.stderr)
         return 1
-    report = report_main([RECIPE, "--results-dir", args.results_dir])
+    report = report_main([args.recipe, "--results-dir", args.results_dir])
     if failed:
         print("mini: runs that did not finish: " + "; ".join(failed), file=sys.stderr)
     return 1 if failed or report else 0

@@ -25,7 +25,7 @@ from launch.cpu_backend.vllm_cpu import VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cp
 from launch.plan import CHECKPOINTS_DIR, Overlay, RunPlan, compile_run, expand
 from launch.recipe import REPO_ROOT, load_recipe
 from launch.validate import validate_plans
-from mini import BASES, RECIPE, TASK, TEMPLATE
+from mini import BASES, RECIPE, RECIPES, TASK, TEMPLATE
 
 RUN_TIMEOUT_S = 3600
 ROLLOUTS = (CPU_ROLLOUT_NAME, VLLM_ROLLOUT_NAME)  # the first is the default
@@ -100,12 +100,16 @@ def plans(
     data_dir: str,
     rollout: str = CPU_ROLLOUT_NAME,
     checkpoints_dir: str = CHECKPOINTS_DIR,
+    recipe_name: str = RECIPE,
 ):
     """Every selected run of the recipe with the CPU overlay, validated like any run."""
-    recipe = load_recipe(RECIPE)
+    if recipe_name not in RECIPES:
+        raise ValueError(f"recipe {recipe_name!r} is not a miniature recipe: use one of {', '.join(RECIPES)}")
+    recipe = load_recipe(recipe_name)
     compiled = []
     for name, point, run_seed in expand(recipe, variant, seed):
-        reproduce = f"make mini VARIANT={name} SEED={run_seed}" + (f" STEPS={steps}" if steps else "")
+        reproduce = "make mini" + (f" RECIPE={recipe_name}" if recipe_name != RECIPE else "")
+        reproduce += f" VARIANT={name} SEED={run_seed}" + (f" STEPS={steps}" if steps else "")
         if rollout != CPU_ROLLOUT_NAME:
             reproduce += f" ROLLOUT={rollout}"
         overlay = cpu_overlay(steps, reproduce, rollout, rollout_label(name, rollout))
@@ -143,12 +147,13 @@ def run_mini(
     progress: Callable[[str], None],
     rollout: str = CPU_ROLLOUT_NAME,
     checkpoints_dir: str = CHECKPOINTS_DIR,
+    recipe_name: str = RECIPE,
 ) -> list[str]:
     """Data, bases and runs (not the report); returns the runs that did not finish, with why."""
     from launch.attempt import run_attempt
 
     test_split = build_split(data_dir)
-    runs, configs = plans(variant, seed, steps, results_dir, data_dir, rollout, checkpoints_dir)
+    runs, configs = plans(variant, seed, steps, results_dir, data_dir, rollout, checkpoints_dir, recipe_name)
     for prior in ensure_bases(runs, test_split, progress):
         progress(f"WARNING: the {prior}-prior base failed its gate (see {BASES[prior]}/README.md)")
     failed = []
