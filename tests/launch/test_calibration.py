@@ -134,3 +134,20 @@ def test_measured_records_become_constants_that_cover_every_measured_phase():
         assert row["estimated_gb"] == pytest.approx(next(p.peak_gb for p in found.phases if p.name == phase), abs=2e-3)
     # A slope below the estimate's activations alone is not a usable constant.
     assert engine_check.usable({**raw, "logit_bytes_update": -0.2})["logit_bytes_update"] is None
+
+
+def test_the_committed_h200_calibration_is_what_its_committed_records_derive(tmp_path):
+    import subprocess
+    import sys
+
+    records = REPO_ROOT / "results" / "gpu-check" / "nvidia-h200"
+    command = [sys.executable, "benchmarks/gpu_check.py", "--from-records", str(records.relative_to(REPO_ROOT)),
+               "--calibration-dir", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    derived = yaml.safe_load((tmp_path / "nvidia-h200.yaml").read_text())
+    committed = yaml.safe_load((calibration.CALIBRATION_DIR / "nvidia-h200.yaml").read_text())
+    for data in (derived, committed):
+        data.pop("derived_by")
+    assert derived == committed
+    assert calibration.find("NVIDIA H200").calibrated
