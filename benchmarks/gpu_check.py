@@ -108,7 +108,9 @@ def rederive(records_dir: Path, calibration_dir: Path | None, argv: list[str]) -
     for record in records:
         record["summary"] = engine_check.summarise(record)
     env = json.loads((records_dir / "env.json").read_text())
-    found = engine_check.calibration_record(records, env, shlex.join(["python", "benchmarks/gpu_check.py", *argv]))
+    found = engine_check.calibration_record(
+        records, env, shlex.join(["python", "benchmarks/gpu_check.py", *argv])
+    )
     if found["device"] != "cuda":
         print(f"gpu-check: {records_dir} was measured on {found['device']}, not a GPU", file=sys.stderr)
         return 2

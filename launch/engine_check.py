@@ -17,13 +17,13 @@ and fp32, and the process's resident memory in place of the allocator's peaks.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,8 @@ from launch import estimate as estimate_module
 from launch.calibration import ARITHMETIC
 from launch.model_configs import KNOWN, ModelConfig, from_config_json
 from launch.plan import Overlay, RunPlan, compile_run
-from launch.record_paths import portable_text
 from launch.recipe import REPO_ROOT, load_recipe
+from launch.record_paths import portable_text
 
 RECIPE = "countdown-3b"
 VARIANT = "default"
@@ -304,7 +304,9 @@ def _estimate_figures(plan: RunPlan, model: ModelConfig, checkpointing: bool, ro
     found = estimate_module.estimate(plan, root=root, constants=ARITHMETIC)
     # The estimate is linear in the overhead and the logit bytes: its value with both at zero, and its growth per
     # logit byte, let derive() re-estimate every phase with measured constants.
-    bare = dataclasses.replace(ARITHMETIC, runtime_overhead_gb=0.0, logit_bytes_forward=0.0, logit_bytes_update=0.0)
+    bare = dataclasses.replace(
+        ARITHMETIC, runtime_overhead_gb=0.0, logit_bytes_forward=0.0, logit_bytes_update=0.0
+    )
     unit = dataclasses.replace(bare, logit_bytes_forward=1.0, logit_bytes_update=1.0)
     without = {p.name: p.peak_gb for p in estimate_module.estimate(plan, root=root, constants=bare).phases}
     per_byte = {p.name: p.peak_gb for p in estimate_module.estimate(plan, root=root, constants=unit).phases}
@@ -610,7 +612,9 @@ def summarise(record: Mapping[str, Any]) -> dict[str, Any]:
             "phases": rows,
             "resident": {
                 "measured_gb": round(
-                    (record["resident_after_step2_bytes"] - (record.get("allocated_at_start_bytes") or 0)) / GB, 3
+                    (record["resident_after_step2_bytes"] - (record.get("allocated_at_start_bytes") or 0))
+                    / GB,
+                    3,
                 )
                 if record["resident_after_step2_bytes"] is not None
                 else None,
@@ -752,7 +756,9 @@ def memory_fit(models: Iterable[Mapping[str, Any]], constants: Mapping[str, floa
                     "profile": step["profile"],
                     "step": step["step"],
                     "phase": step["phase"],
-                    "measured_gb": round(measured_peak_bytes(step, record.get("allocated_at_start_bytes")) / GB, 3),
+                    "measured_gb": round(
+                        measured_peak_bytes(step, record.get("allocated_at_start_bytes")) / GB, 3
+                    ),
                     "estimated_gb": round(estimated + overhead, 3),
                     "arithmetic_gb": figures["peak_gb"],
                 }
@@ -799,7 +805,9 @@ def derive(models: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     }
     fit = memory_fit(models, {**usable(logits), "runtime_overhead_gb": 0.0})
     return {
-        "runtime_overhead_gb": round(max(r["measured_gb"] - r["estimated_gb"] for r in fit), 3) if fit else None,
+        "runtime_overhead_gb": round(max(r["measured_gb"] - r["estimated_gb"] for r in fit), 3)
+        if fit
+        else None,
         **logits,
         "train_mfu": round(mfu, 4) if mfu is not None else None,
         # Generation through vLLM is not measured by the engine check: stays arithmetic.

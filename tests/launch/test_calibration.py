@@ -131,7 +131,9 @@ def test_measured_records_become_constants_that_cover_every_measured_phase():
     found = estimate.estimate(_plan(), constants=constants)
     for row in (r for r in fit if r["profile"] == "1x80gb"):
         phase = engine_check._estimated_phase(row)
-        assert row["estimated_gb"] == pytest.approx(next(p.peak_gb for p in found.phases if p.name == phase), abs=2e-3)
+        assert row["estimated_gb"] == pytest.approx(
+            next(p.peak_gb for p in found.phases if p.name == phase), abs=2e-3
+        )
     # A slope below the estimate's activations alone is not a usable constant.
     assert engine_check.usable({**raw, "logit_bytes_update": -0.2})["logit_bytes_update"] is None
 

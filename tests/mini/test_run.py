@@ -34,7 +34,9 @@ def test_a_seed_outside_sweep_seeds_runs_and_its_id_and_reproduce_name_it(tmp_pa
 def test_the_ablation_recipe_runs_on_the_miniature_and_says_so_in_its_reproduce_line(tmp_path):
     data = str(tmp_path / "data")
     build_split(data)
-    (plan,), configs = plans("rloo", 2, None, str(tmp_path / "results"), data, recipe_name="countdown-mini-ablations")
+    (plan,), configs = plans(
+        "rloo", 2, None, str(tmp_path / "results"), data, recipe_name="countdown-mini-ablations"
+    )
     assert plan.run_id == "countdown-mini-ablations__rloo__s2" and plan.run_id in configs
     assert plan.reproduce == "make mini RECIPE=countdown-mini-ablations VARIANT=rloo SEED=2"
     assert plan.overrides["algorithm.adv_estimator"] == "rloo"
