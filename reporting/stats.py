@@ -143,6 +143,25 @@ def accuracy_stats(runs: Sequence[RunRecord], key: str) -> AccuracyStats:
     return AccuracyStats(first, final, mean_std([points[best_step] for points in per_seed]), best_step)
 
 
+# The accuracy whose first crossing the summary reports per variant ("steps to 50%").
+TARGET_ACC = 0.5
+
+
+def steps_to_cell(runs: Sequence[RunRecord], key: str, target: float = TARGET_ACC) -> str:
+    """Each seed's first validation step at or above `target`, as `mean ± std (k/n)` over the k seeds that got
+    there out of the n with validations; `— (0/n)` when none did."""
+    per_seed = [points for points in (series(run, key) for run in runs) if points]
+    if not per_seed:
+        return "—"
+    reached = [next(step for step, value in points if value >= target) for points in per_seed
+               if any(value >= target for _, value in points)]  # fmt: skip
+    share = f"({len(reached)}/{len(per_seed)})"
+    if not reached:
+        return f"— {share}"
+    mean, std = mean_std(reached)
+    return f"{mean:.0f} {share}" if std is None else f"{mean:.0f} ± {std:.0f} {share}"
+
+
 def per_seed_mean(runs: Sequence[RunRecord], key: str, reduce=statistics.fmean) -> float | None:
     """Reduce each seed's series (mean by default), then average over seeds; None when no data."""
     reduced = [reduce([value for _, value in points]) for points in (series(r, key) for r in runs) if points]

@@ -16,6 +16,7 @@ from pathlib import Path
 from launch.doctor.checks import Finding
 from reporting.runs import RunRecord
 from reporting.stats import (
+    TARGET_ACC,
     VAL_ACC,
     AccuracyStats,
     accuracy_stats,
@@ -23,12 +24,15 @@ from reporting.stats import (
     per_seed_mean,
     percent_cell,
     steps_reached,
+    steps_to_cell,
 )
 from reporting.students import is_distill
 
 STATS_NOTES = [
     "- **final**: each seed's last validation `acc`, mean ± sample std over seeds. **best**: the step whose "
-    "mean over seeds is highest among steps every seed validated at, mean ± std there (not per-seed maxima).",
+    "mean over seeds is highest among steps every seed validated at, mean ± std there (not per-seed maxima). "
+    "**steps to 50%**: each seed's first validation step at or above 50%, mean ± std over the seeds that got "
+    "there (k/n: how many of the n seeds did).",
     "- **resp. len**: mean of `response_length/mean` (tokens) over training steps, averaged over seeds. "
     "**tokens/s/GPU**: median of `perf/throughput` per seed, averaged over seeds. "
     "**GPU-h**: sum over the row's runs.",
@@ -72,7 +76,7 @@ def _row(label: str, seeds: str, status: str, runs: Sequence[RunRecord], acc_key
     for key in acc_keys.values():
         stats = accuracy_stats(runs, key) if runs else AccuracyStats(None, None, None, None)
         best = "—" if stats.best is None else f"{percent_cell(stats.best)} @ {stats.best_step}"
-        cells += [percent_cell(stats.first), percent_cell(stats.final), best]
+        cells += [percent_cell(stats.first), percent_cell(stats.final), best, steps_to_cell(runs, key)]
     gpu_hours = [
         run.meta.get("gpu_hours") for run in runs if isinstance(run.meta.get("gpu_hours"), (int, float))
     ]
@@ -107,6 +111,7 @@ def runs_table(
     header = ["variant", "seeds", "status"]
     for source in acc_keys:
         header += [f"first acc % ({source})", f"final acc % ({source})", f"best acc % @ step ({source})"]
+        header.append(f"steps to {TARGET_ACC:.0%} ({source})")
     header += ["steps", "resp. len (tok)", "GPU-h", "tokens/s/GPU", "hardware", "commit", "wandb"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for group in dict.fromkeys(run.group for run in runs):

@@ -190,13 +190,15 @@ def test_summary_rows_and_pictures(results):
     assert "make train RECIPE=toy VARIANT=no_kl SEED=3" in summary
     rows = table_rows(summary)
     (base,) = rows["base"]
-    # variant, seeds, status, first, final, best@step, steps, resp len, GPU-h, tokens/s, hardware, commit, wandb
+    # variant, seeds, status, first, final, best@step, steps to 50%, steps, resp len, GPU-h, tokens/s, hardware, commit, wandb
     # first: each seed's first validation (0.10, 0.20, 0.00) -> 0.10 ± 0.10.
     # s2's accuracy falls from 0.40 (step 2) to 0.14 (step 4): the doctor's val-collapse, kept in the mean.
     status = "finished; doctor: s2 val-collapse @ 2-4"
     assert base[:6] == ["base", "3 (1,2,3)", status, "10.0 ± 10.0", "38.0 ± 20.8", "40.0 ± 10.0 @ 2"]
-    assert base[6:11] == ["4", "200", "3.75", "512", "2× NVIDIA H100 80GB HBM3"]
-    assert base[11] == "0123456789"
+    # steps to 50%: s1 at step 4, s3 at step 2, s2 never (0.40 at best) -> 3 ± 1.4 over 2 of 3 seeds.
+    assert base[6] == "3 ± 1 (2/3)"
+    assert base[7:12] == ["4", "200", "3.75", "512", "2× NVIDIA H100 80GB HBM3"]
+    assert base[12] == "0123456789"
     assert [row[2].split(" ")[0] for row in rows["no_kl"]] == ["finished", "oom"]
     assert rows["no_kl"][1][3] == rows["no_kl"][1][4] == "—"
     (short,) = rows["short"]
