@@ -62,11 +62,12 @@ install: ## build the Python env in $(VENV): GPU node if nvidia-smi sees a GPU (
 
 test: install lint ## set up the envs if needed, lint, run the whole test suite, then the vLLM tier (VLLM_TIER=0 skips it)
 	$(PY) -m pytest -m "not variant_smoke" $(PYTEST_ARGS)
-	$(if $(filter 1,$(VLLM_TIER)),$(VLLM_PY) -m pytest tests/vllm_tier $(PYTEST_ARGS))
+	$(if $(filter 1,$(VLLM_TIER)),$(VLLM_PY) -m pytest -m "not variant_smoke" tests/vllm_tier $(PYTEST_ARGS))
 
 # Kept out of `make test` for time (every shipped variant's two steps add 10-20 min on 2 cores); CI runs both.
-test-variants: install ## CPU: two real verl steps of every shipped variant (one run per distinct code path); CI runs it
+test-variants: install ## CPU: two real verl steps of every shipped variant (one run per distinct code path), then the rollout-touching ones through vLLM (VLLM_TIER=0 skips those); CI runs it
 	$(PY) -m pytest -m variant_smoke $(PYTEST_ARGS)
+	$(if $(filter 1,$(VLLM_TIER)),$(VLLM_PY) -m pytest -m variant_smoke tests/vllm_tier $(PYTEST_ARGS))
 
 lint: install ## ruff lint + format check
 	$(PY) -m ruff check .

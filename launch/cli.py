@@ -442,6 +442,12 @@ def smoke_variants_main(argv: list[str]) -> int:
         help="code-paths (default, what make test runs): one run per distinct verl code path; configs: one run "
         "per distinct verl config (several times longer)",
     )
+    parser.add_argument(
+        "--rollout",
+        choices=variant_smoke.ROLLOUTS,
+        default=variant_smoke.ROLLOUTS[0],
+        help="vllm (with .venv-vllm's python): only the variants that touch the rollout, through verl's vLLM rollout",
+    )
     args = parser.parse_args(argv)
     out = (REPO_ROOT / args.out).resolve()
     try:
@@ -451,10 +457,12 @@ def smoke_variants_main(argv: list[str]) -> int:
                 raise RecipeError("--variants picks variants of one recipe: give exactly one --recipe")
             chosen = select_variants(load_recipe(args.recipe[0]), args.variants)
             pairs = [(recipe, variant) for recipe, variant in pairs if variant in chosen]
-        model_dir, data_dir = variant_smoke.build_inputs(out)
-        runs = variant_smoke.plan_variants(pairs, model_dir, data_dir, out, args.scope)
+        model_dir, data_dir = variant_smoke.build_inputs(out, args.rollout)
+        runs = variant_smoke.plan_variants(pairs, model_dir, data_dir, out, args.scope, args.rollout)
     except (RecipeError, RunInvalid) as error:
         return _fail("smoke-variants", error)
+    if not runs:
+        return _fail("smoke-variants", RecipeError(f"no selected variant runs with rollout {args.rollout}"))
     print(f"smoke-variants: {len(pairs)} variant(s), {len(runs)} distinct verl config(s)", flush=True)
     runs = variant_smoke.run_variants(runs, out, progress=_stdout_line)
     summary = out / "summary.json"

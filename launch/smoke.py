@@ -23,7 +23,7 @@ from pathlib import Path
 from data_prep.tasks import build_command
 from launch.attempt import AttemptResult, run_attempt
 from launch.cpu_backend import CPU_ROLLOUT_NAME, cpu_env, cpu_overrides
-from launch.cpu_backend.vllm_cpu import VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cpu_overrides
+from launch.cpu_backend.vllm_cpu import TINY_MODEL_SHAPE, VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cpu_overrides
 from launch.plan import Overlay, RunPlan, compile_run
 from launch.recipe import REPO_ROOT, load_recipe
 from launch.validate import validate_plans
@@ -98,7 +98,7 @@ def prepare(
     stage("building the tiny local model (random weights, locally trained tokenizer)")
     # vLLM's CPU attention takes head sizes of 32 and up: two heads of 32 over the same width.
     model_dir = (
-        build_tiny_model(out / "model-vllm", num_heads=2, num_kv_heads=2)
+        build_tiny_model(out / "model-vllm", **TINY_MODEL_SHAPE)
         if rollout == VLLM_ROLLOUT_NAME
         else build_tiny_model(out / "model")
     )

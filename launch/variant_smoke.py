@@ -11,7 +11,12 @@ cluster started here and one TaskRunner actor (verl's `run_ppo` does `ray.init` 
 run); each run still starts its own trainer workers, rollout server and reward workers. A run fails when
 the trainer raises, when a step's metrics are missing, or when any logged metric is NaN or infinite.
 
+`--rollout vllm` (run with .venv-vllm's python) runs the variants that change what verl's rollout or its weight
+sync does (ROLLOUT_TOUCHING: rollout correction reads the rollout's log-probs; LoRA syncs an adapter, unmerged)
+through verl's vLLM rollout with the vLLM tier's settings (launch/cpu_backend/vllm_cpu.py).
+
     python -m launch smoke-variants [--recipe countdown-ablations] [--variants grpo,gspo] [--scope configs]
+    .venv-vllm/bin/python -m launch smoke-variants --rollout vllm
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 from data_prep.tasks import build_command
 from launch.cpu_backend import CPU_ROLLOUT_NAME, RAY_LOGICAL_CPUS, cpu_env, cpu_overrides
+from launch.cpu_backend.vllm_cpu import TINY_MODEL_SHAPE, VLLM_ROLLOUT_NAME, vllm_cpu_env, vllm_cpu_overrides
 from launch.plan import SEED_KEYS, Overlay, RunPlan, compile_run, expand
 from launch.recipe import REPO_ROOT, list_recipes, load_recipe
 from launch.validate import validate_plans
@@ -76,10 +82,17 @@ VALUE_ONLY_SUFFIXES = (
 )
 VALUE_ONLY_PREFIXES = ("+reward.custom_reward_function.reward_kwargs.",)
 SCOPES = ("code-paths", "configs")
+ROLLOUTS = (CPU_ROLLOUT_NAME, VLLM_ROLLOUT_NAME)
+# A variant setting one of these changes what the rollout or the trainer-to-rollout weight sync does.
+ROLLOUT_TOUCHING = ("algorithm.rollout_correction.", "actor_rollout_ref.model.lora_rank")
 
 
-def variant_overlay(model_dir: Path, steps: int = STEPS) -> Overlay:
-    """The tiny model, Countdown in the base template and smoke-sized batches, on the CPU backend."""
+def variant_overlay(model_dir: Path, steps: int = STEPS, rollout: str = CPU_ROLLOUT_NAME) -> Overlay:
+    """The tiny model, Countdown in the base template and smoke-sized batches, on the CPU backend with the
+    `rollout` it names."""
+    if rollout not in ROLLOUTS:
+        raise ValueError(f"rollout must be one of {', '.join(ROLLOUTS)}, got {rollout!r}")
+    vllm = rollout == VLLM_ROLLOUT_NAME
     patch: dict[str, Any] = {
         "model": str(model_dir),
         # The miniature's Countdown (3 numbers in 1..9) in its short prompt: a few tokens instead of the
@@ -97,12 +110,25 @@ def variant_overlay(model_dir: Path, steps: int = STEPS) -> Overlay:
         "trainer.val_before_train": False,
         "trainer.test_freq": steps,  # one validation, at the last step: the validation path runs too
         "trainer.save_freq": -1,
-        **cpu_overrides(n_ranks=1),
+        **(vllm_cpu_overrides(n_ranks=1) if vllm else cpu_overrides(n_ranks=1)),
     }
-    return Overlay(label=None, patch=patch, env=cpu_env(), extra_rollout_names=(CPU_ROLLOUT_NAME,))
+    return Overlay(
+        label=None,
+        patch=patch,
+        env=vllm_cpu_env() if vllm else cpu_env(),
+        extra_rollout_names=() if vllm else (CPU_ROLLOUT_NAME,),
+    )
 
 
-def _scaled_to_overlay(plan: RunPlan) -> RunPlan:
+def touches_rollout(plan: RunPlan) -> bool:
+    """Whether the run's settings change what verl's rollout or its weight sync does (ROLLOUT_TOUCHING)."""
+    return any(
+        key.startswith(ROLLOUT_TOUCHING) and value not in (None, 0, False)
+        for key, value in plan.overrides.items()
+    )
+
+
+def _scaled_to_overlay(plan: RunPlan, rollout: str = CPU_ROLLOUT_NAME) -> RunPlan:
     """Settings sized against the recipe's scale, cut to the overlay's: DAPO's overlong buffer and response
     budget (16 tokens) and groups of GROUP_SIZE samples; and
     what the tiny model and the CPU backend need: a reward with signal (the seeded-coin control), and a
@@ -113,9 +139,9 @@ def _scaled_to_overlay(plan: RunPlan) -> RunPlan:
         scaled["+reward.reward_kwargs.overlong_buffer_cfg.len"] = RESPONSE_TOKENS // 4
     if plan.overrides.get("actor_rollout_ref.rollout.n", 1) > GROUP_SIZE:
         scaled["actor_rollout_ref.rollout.n"] = GROUP_SIZE
-    if plan.overrides.get("actor_rollout_ref.model.lora_rank", 0) > 0:
+    if plan.overrides.get("actor_rollout_ref.model.lora_rank", 0) > 0 and rollout == CPU_ROLLOUT_NAME:
         # The CPU rollout loads full weights and refuses adapter tensors: verl merges the adapter before each
-        # sync (vLLM on a GPU serves the adapter unmerged; that path is not exercised here).
+        # sync. vLLM serves the adapter unmerged, as on a GPU: `--rollout vllm` runs that path.
         scaled["actor_rollout_ref.model.lora.merge"] = True
     control = "+reward.custom_reward_function.reward_kwargs.control"
     if control not in plan.overrides:
@@ -177,13 +203,19 @@ def _comparison_key(overrides: dict, scope: str) -> tuple:
 
 
 def plan_variants(
-    pairs: list[tuple[str, str]], model_dir: Path, data_dir: Path, out: Path, scope: str = "configs"
+    pairs: list[tuple[str, str]],
+    model_dir: Path,
+    data_dir: Path,
+    out: Path,
+    scope: str = "configs",
+    rollout: str = CPU_ROLLOUT_NAME,
 ) -> list[VariantRun]:
     """One run per distinct verl config among `pairs` (scope "configs"), or per distinct verl code path
-    (scope "code-paths": VALUE_ONLY_SUFFIXES ignored), the first seed of each."""
+    (scope "code-paths": VALUE_ONLY_SUFFIXES ignored), the first seed of each. With the vLLM rollout, only the
+    pairs whose settings touch the rollout (touches_rollout)."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    overlay = variant_overlay(model_dir)
+    overlay = variant_overlay(model_dir, rollout=rollout)
     runs: dict[tuple, VariantRun] = {}
     for recipe_name, variant in pairs:
         recipe = load_recipe(recipe_name)
@@ -198,7 +230,9 @@ def plan_variants(
             results_root=str(out / "results"),
             checkpoints_root=str(out / "checkpoints"),
         )
-        plan = _scaled_to_overlay(plan)
+        if rollout == VLLM_ROLLOUT_NAME and not touches_rollout(plan):
+            continue
+        plan = _scaled_to_overlay(plan, rollout)
         key = _comparison_key(plan.overrides, scope)
         if key in runs:
             runs[key].covers.append(f"{recipe_name}/{variant}")
@@ -207,14 +241,17 @@ def plan_variants(
     return list(runs.values())
 
 
-def build_inputs(out: Path) -> tuple[Path, Path]:
-    """The tiny model and a small split of the miniature's Countdown, under `out`."""
+def build_inputs(out: Path, rollout: str = CPU_ROLLOUT_NAME) -> tuple[Path, Path]:
+    """The tiny model (in vLLM's head size for the vLLM rollout) and a small split of the miniature's
+    Countdown, under `out`."""
     from launch.cpu_backend.tiny_model import build_tiny_model
 
     data_dir = out / "data"
     build = build_command(TASK, TEMPLATE, str(data_dir))
     build += ["--train-size", str(TRAIN_PROBLEMS), "--test-size", str(TEST_PROBLEMS), "--if-missing"]
     subprocess.run(build, check=True, timeout=120, cwd=REPO_ROOT, capture_output=True)
+    if rollout == VLLM_ROLLOUT_NAME:
+        return build_tiny_model(out / "model-vllm", **TINY_MODEL_SHAPE), data_dir
     return build_tiny_model(out / "model"), data_dir
 
 
@@ -233,9 +270,9 @@ def bad_metrics(metrics_file: Path, steps: int = STEPS) -> str | None:
     return None
 
 
-def _ray_env(out: Path) -> dict[str, str]:
+def _ray_env(out: Path, rollout: str) -> dict[str, str]:
     return {
-        **cpu_env(),
+        **(vllm_cpu_env() if rollout == VLLM_ROLLOUT_NAME else cpu_env()),
         "WANDB_MODE": "disabled",
         # One file per run without a per-run environment: <root>/<project>/<experiment>.jsonl.
         "VERL_FILE_LOGGER_ROOT": str(out / "metrics"),
@@ -254,7 +291,7 @@ def run_variants(
     import ray
     from omegaconf import OmegaConf
 
-    env = _ray_env(out)
+    env = _ray_env(out, runs[0].plan.overrides["actor_rollout_ref.rollout.name"])
     os.environ.update(env)
     configs = {}
     for run in runs:  # validated as any run, with paths absolute (the trainer runs them from any cwd)

