@@ -31,8 +31,8 @@ penalise mixing, not to pay for words (a Countdown CoT that is all arithmetic is
 scoring it 0 would push the policy to pad its reasoning with filler).
 
 Time is linear in the text: one `str.translate` through a code-point class table built once at import
-(about 0.15 s), then a few passes of `str.replace`/`str.count` and regexes over that ASCII class string,
-each a literal followed by a run of one class letter (no alternation, no backtracking). compute_score
+(about 0.15 s), then a few passes of `bytes.translate`/`replace`/`count` over those class letters and two
+regex substitutions that start with a literal and look one character ahead (no backtracking). compute_score
 reads no response longer than rewards.registry.MAX_RESPONSE_CHARS; this module reads any length.
 
     python -m pytest tests/rewards/test_language.py -q
@@ -104,19 +104,25 @@ def _class_table() -> str:
 
 
 # str.translate looks each code point up here; past the end (IndexError) it leaves the character as it is,
-# which is never an ASCII class letter (every code point from TABLE_SIZE on is outside ASCII).
+# which is never an ASCII class letter (every code point from TABLE_SIZE on is outside ASCII) and becomes
+# "?" when the class string is encoded to bytes.
 _CLASSES = _class_table()
 
-# Over the class string, with marks dropped (they only continue a word) and each joiner between two letters
-# of one class turned into that letter, a word is a run of two or more letters of one class, and a LaTeX
-# command is such a run right after a backslash. Each pattern starts with a literal and repeats one class
-# letter (greedy over the whole run), so the engine scans ahead without backtracking.
-_LATIN_JOINER = re.compile(r"LJ(?=L)")
-_OTHER_JOINER = re.compile(r"OJ(?=O)")
-_LATIN_RUN = re.compile(r"LL+")
-_LATEX_COMMAND = re.compile(r"\\LL+")
-_OTHER_RUN = re.compile(r"OO+")
-_HANGUL_RUN = re.compile(r"G+")
+# Over the class bytes, marks are dropped (they only continue a word) and each joiner between two letters of
+# one class becomes that letter; the patterns start with a literal and look ahead one character, so the
+# engine never backtracks.
+_LATIN_JOINER = re.compile(rb"LJ(?=L)")
+_OTHER_JOINER = re.compile(rb"OJ(?=O)")
+
+
+def _keeping(kept: str) -> bytes:
+    """A bytes.translate table that keeps the class letters `kept` and turns every other byte into '.'."""
+    return bytes(byte if chr(byte) in kept else ord(".") for byte in range(256))
+
+
+# Then a word of a class is a run of its letters after a '.': two or more for the alphabetic classes. The
+# Latin table keeps backslashes, so a run right after one (a LaTeX command) has no '.' before it.
+_LATIN_ONLY, _OTHER_ONLY, _HANGUL_ONLY = _keeping(LATIN + BACKSLASH), _keeping(OTHER), _keeping(HANGUL)
 
 # A target language is the script class whose words are its words.
 TARGET_SCRIPT = {"en": "latin", "zh": "han"}
@@ -126,14 +132,15 @@ MARKUP = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
 def word_counts(text: str) -> dict[str, int]:
     """Words of `text` per script: latin, han, kana, hangul, other (see the module docstring)."""
-    classes = text.translate(_CLASSES).replace(MARK, "")
-    classes = _OTHER_JOINER.sub(OTHER * 2, _LATIN_JOINER.sub(LATIN * 2, classes))
+    classes = text.translate(_CLASSES).encode("ascii", "replace").replace(MARK.encode(), b"")
+    classes = _OTHER_JOINER.sub(b"OO", _LATIN_JOINER.sub(b"LL", classes))
+    edged = b"." + classes  # a run at the very start has a '.' before it too
     return {
-        "latin": len(_LATIN_RUN.findall(classes)) - len(_LATEX_COMMAND.findall(classes)),
-        "han": classes.count(HAN),
-        "kana": classes.count(KANA),
-        "hangul": len(_HANGUL_RUN.findall(classes)),
-        "other": len(_OTHER_RUN.findall(classes)),
+        "latin": edged.translate(_LATIN_ONLY).count(b".LL"),
+        "han": classes.count(HAN.encode()),
+        "kana": classes.count(KANA.encode()),
+        "hangul": edged.translate(_HANGUL_ONLY).count(b".G"),
+        "other": edged.translate(_OTHER_ONLY).count(b".OO"),
     }
 
 
