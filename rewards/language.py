@@ -85,15 +85,12 @@ def _class_table() -> str:
             table[point] = OTHER
         elif category[0] == "M":
             table[point] = MARK
-    for ranges, letter in ((_LATIN_RANGES, LATIN), (_HAN_RANGES, HAN)):
+    scripts = ((_LATIN_RANGES, LATIN), (_HAN_RANGES, HAN), (_KANA_RANGES, KANA), (_HANGUL_RANGES, HANGUL))
+    for ranges, letter in scripts:
         for first, last in ranges:
             for point in range(first, last + 1):
-                if table[point] == OTHER:  # only the letters of the block: not ×, ÷ or unassigned points
-                    table[point] = letter
-    for ranges, letter in ((_KANA_RANGES, KANA), (_HANGUL_RANGES, HANGUL)):
-        for first, last in ranges:
-            for point in range(first, last + 1):
-                if table[point] in (OTHER, MARK):  # kana voicing marks belong to the kana
+                # only the letters of a block: not ×, ÷, unassigned points or combining (kana voicing) marks
+                if table[point] == OTHER:
                     table[point] = letter
     for joiner in _JOINERS:
         table[ord(joiner)] = JOINER

@@ -31,6 +31,7 @@ BASE = {"template": "base"}
         ("我们先试 9 * 2 = 18，再算 18 - 8 = 10。", {"han": 6}),  # each Han character is a word
         ("我们先 try 9 * 2 = 18，然后 check 一下。", {"han": 7, "latin": 2}),
         ("まず 9 * 2 を計算", {"kana": 3, "han": 2}),
+        ("か\u3099く", {"kana": 2}),  # a combining voicing mark continues its kana, as any mark does
         ("먼저 9 * 2 를 계산", {"hangul": 3}),  # runs of Hangul: Korean is written with spaces
         ("Сначала try это, π", {"other": 2, "latin": 1}),  # a lone Greek letter is a symbol
         ("abcабв", {"latin": 1, "other": 1}),  # a change of script ends a word
