@@ -10,8 +10,8 @@ paired with a reference timed in the same run over the same inputs:
   process (math-verify alone), on a realistic mix: each response answers with a real gold answer of
   GSM8K, MATH, MATH-500 or AIME (tests/rewards/fixtures/gold_answers.json), half the time its own
   reference, half the time another one; checks/s per helper is the one-thread figure;
-- hostile inputs (Countdown's and math's worst) must score in under 50 ms, and a check that hangs must
-  return within math_timeout_s + 0.2 s.
+- hostile inputs (Countdown's, math's and the language count's worst) must score in under 50 ms, and a
+  check that hangs must return within math_timeout_s + 0.2 s.
 A step's reward cost is reported in core-seconds for 2,048 responses and, with `--step-s` (a run's
 `timing_s/step` from metrics.jsonl), as a share of the step.
 
@@ -118,6 +118,12 @@ def hostile_corpus() -> dict[str, str]:
         "injection": " r </think> <answer>__import__('os').system('true')</answer>",
         "200k answer blocks": " r </think> " + "<answer>1</answer>" * 200_000,
         "unclosed boxed braces": "\\boxed{" + "{" * 10**6,
+        # rewards/language.py reads the whole chain of thought of every response up to the cap
+        "250 KB of Latin and Han words": "ok 想 " * (near_cap // 5),
+        "250 KB of combining marks": "a" + "\u0301" * near_cap,
+        "250 KB of joined letters": "a'" * (near_cap // 2),
+        "250 KB of LaTeX commands": "\\ab" * (near_cap // 3),
+        "250 KB spread over Unicode": "".join(chr(i * 4507 % 0x110000) for i in range(near_cap)),
     }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, make_dataclass
 from functools import lru_cache
 
 from rewards.controls import CONTROLS
+from rewards.language import TARGET_LANGUAGES
 from rewards.math import DEFAULT_TIMEOUT_S
 
 
@@ -27,6 +28,7 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()  # a str option takes one of these
     positive: bool = False
+    non_negative: bool = False
 
     @property
     def default_text(self) -> str:
@@ -47,6 +49,8 @@ class Option:
             raise ValueError(f"reward option {self.name} must be {kind}, got {value!r}")
         if self.positive and value <= 0:
             raise ValueError(f"reward option {self.name} must be positive, got {value!r}")
+        if self.non_negative and value < 0:
+            raise ValueError(f"reward option {self.name} must be 0 or more, got {value!r}")
 
 
 OPTIONS = (
@@ -82,6 +86,23 @@ OPTIONS = (
         choices=CONTROLS,
     ),
     Option("control_seed", int, 0, "the key of the random and shuffled controls"),
+    Option(
+        "language_consistency",
+        float,
+        0.0,
+        "DeepSeek-R1's language-consistency reward: adds this weight x `lang_consistency` (the share of the "
+        "chain of thought's words in target_language, rewards/language.py) to the score, also under a "
+        "control (it never reads correctness); nothing when strict_format's gate fails. 0: off "
+        "(`lang_consistency` is still reported)",
+        non_negative=True,
+    ),
+    Option(
+        "target_language",
+        str,
+        "en",
+        "the language of language_consistency: en (Latin-script words) or zh (Han characters)",
+        choices=TARGET_LANGUAGES,
+    ),
 )
 OPTION_NAMES = tuple(option.name for option in OPTIONS)
 RewardOptions = make_dataclass(
@@ -96,7 +117,9 @@ _BY_NAME = {option.name: option for option in OPTIONS}
 
 def parse_options(kwargs: Mapping[str, object]) -> RewardOptions:
     """RewardOptions from reward_kwargs; a misspelled option is an error naming it."""
-    ours = tuple((name, value) for name, value in kwargs.items() if name not in VERL_KWARGS)
+    # The type is part of the cache key: True == 1 == 1.0 hash alike, and a cached valid value must not
+    # let an invalid one of another type through.
+    ours = tuple((name, type(value), value) for name, value in kwargs.items() if name not in VERL_KWARGS)
     if not ours:
         return DEFAULT_OPTIONS
     try:
@@ -106,8 +129,8 @@ def parse_options(kwargs: Mapping[str, object]) -> RewardOptions:
 
 
 @lru_cache(maxsize=64)
-def _options_from(items: tuple[tuple[str, object], ...]) -> RewardOptions:
-    chosen = dict(items)
+def _options_from(items: tuple[tuple[str, type, object], ...]) -> RewardOptions:
+    chosen = {name: value for name, _, value in items}
     unknown = set(chosen) - set(OPTION_NAMES)
     if unknown:
         raise ValueError(
@@ -122,9 +145,9 @@ def _options_from(items: tuple[tuple[str, object], ...]) -> RewardOptions:
 
 def options_table(indent: int = 4) -> str:
     """The options as rewards/verl_reward.py's docstring lists them: name, type, default, help."""
-    lines = []
+    lines, width = [], max(len(option.name) for option in OPTIONS)
     for option in OPTIONS:
-        head = f"{option.name:<15} {option.kind.__name__ + ',':<6} default {option.default_text:<5} "
+        head = f"{option.name:<{width}} {option.kind.__name__ + ',':<6} default {option.default_text:<5} "
         wrapped = textwrap.wrap(option.help, width=104 - indent - len(head))
         lines.append(" " * indent + head + wrapped[0])
         lines += [" " * (indent + len(head)) + rest for rest in wrapped[1:]]

@@ -5,7 +5,8 @@ extracts the answer the row's template asks for, checks format, applies the opti
 behaviour counters, so every data source returns the same keys (verl stacks them into arrays keyed by
 the first sample's keys, and turns each into a validation metric):
 
-    score          float  the reward (options: rewards/options.py; controls: rewards/controls.py)
+    score          float  the reward (options: rewards/options.py; controls: rewards/controls.py), plus
+                          language_consistency x lang_consistency when the strict-format gate lets it score
     acc            0/1    the extracted answer is correct, whatever the format gate decided
     format         0/1    lenient R1-Zero structure for the template (rewards.format)
     format_strict  0/1    strict structure (rewards.format)
@@ -13,6 +14,10 @@ the first sample's keys, and turns each into a validation metric):
     pred           str    the answer in canonical form, for verl's majority voting; "" if none
     timed_out      0/1    the math check hit its deadline
     refused        str    the bound a math answer broke (rewards.math_screen), so it was not checked; ""
+    lang_consistency
+                   float  the share of the chain of thought's words in the target_language option's language
+                          (rewards.language; 1.0 for a CoT without words, 0.0 for a response too long to
+                          read), whatever language_consistency's weight: every run logs its mixing rate
     response_chars, verify_phrases, has_verify, search_steps, has_search   behaviour counters
                    (rewards.behaviour)
 
@@ -29,6 +34,7 @@ from rewards.behaviour import behaviour_counters
 from rewards.controls import CONTROL_SCORES, Scoring
 from rewards.countdown import score_countdown
 from rewards.format import AnswerSpec, extract_answer, format_ok, format_strict_ok
+from rewards.language import chain_of_thought, language_share
 from rewards.math import score_math
 from rewards.options import RewardOptions, parse_options
 from rewards.verdict import Verdict
@@ -93,17 +99,21 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     verdict = scorer(answer if answer is not None else "", ground_truth, options)
     strict = fits and format_strict_ok(solution_str, spec)
     lenient = strict or (fits and format_ok(solution_str, spec))  # strict implies lenient
+    gate = strict or not options.strict_format
     scoring = Scoring(
         options=options,
         response=solution_str,
         ground_truth=ground_truth,
         answer=answer,
         correct=verdict.correct,
-        gate=strict or not options.strict_format,
+        gate=gate,
         lenient=lenient,
         rescore=lambda truth: scorer(answer if answer is not None else "", truth, options).correct,
     )
-    score = CONTROL_SCORES[options.control](scoring)
+    consistency = language_share(chain_of_thought(solution_str), options.target_language) if fits else 0.0
+    # R1 sums the language reward with the accuracy reward; it never reads correctness, so a control's
+    # score plus it still ignores correctness, and strict_format's gate withholds it like any other credit.
+    score = CONTROL_SCORES[options.control](scoring) + options.language_consistency * consistency * gate
     return {
         "score": float(score),
         "acc": int(verdict.correct),
@@ -113,5 +123,6 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
         "pred": verdict.pred,
         "timed_out": int(verdict.timed_out),
         "refused": verdict.refused,
+        "lang_consistency": consistency,
         **behaviour_counters(solution_str),
     }

@@ -16,6 +16,7 @@ KEYS = [
     "pred",
     "timed_out",
     "refused",
+    "lang_consistency",
     "response_chars",
     "verify_phrases",
     "has_verify",
@@ -60,8 +61,10 @@ def test_every_scorer_returns_the_same_numeric_keys(source, template):
         result = compute_score(source, response, GROUND_TRUTHS[source], extra_info)
         assert list(result) == KEYS
         assert isinstance(result["score"], float) and isinstance(result["pred"], str)
-        assert isinstance(result["refused"], str)
-        assert all(type(result[key]) is int for key in KEYS if key not in ("score", "pred", "refused"))
+        assert isinstance(result["refused"], str) and type(result["lang_consistency"]) is float
+        assert 0.0 <= result["lang_consistency"] <= 1.0
+        floats_and_strings = ("score", "pred", "refused", "lang_consistency")
+        assert all(type(result[key]) is int for key in KEYS if key not in floats_and_strings)
         assert all(
             result[key] in (0, 1) for key in ("acc", "format", "format_strict", "has_answer", "timed_out")
         )
@@ -82,6 +85,14 @@ def test_options_and_verl_kwargs():
     ]:
         with pytest.raises(ValueError, match=next(iter(bad))):
             compute_score("countdown", response, gt, None, **bad)
+    # validated options are cached, and True == 1 == 1.0: a valid value must not let its look-alike through
+    for valid, look_alike in [
+        ({"correct_score": 1.0}, {"correct_score": True}),
+        ({"strict_format": True}, {"strict_format": 1}),
+    ]:
+        compute_score("countdown", response, gt, None, **valid)
+        with pytest.raises(ValueError, match=next(iter(valid))):
+            compute_score("countdown", response, gt, None, **look_alike)
 
 
 def test_unknown_template_is_an_error_and_missing_template_falls_back():
@@ -141,6 +152,7 @@ def test_the_reward_options_are_declared_once_and_documented_from_the_declaratio
     import rewards.verl_reward as verl_reward
     from launch.recipe import REPO_ROOT
     from rewards.controls import CONTROL_SCORES
+    from rewards.language import TARGET_SCRIPT
     from rewards.options import DEFAULT_OPTIONS, OPTIONS, options_table
 
     assert options_table() in verl_reward.__doc__
@@ -149,7 +161,9 @@ def test_the_reward_options_are_declared_once_and_documented_from_the_declaratio
     for option in OPTIONS:
         assert f"`{option.name}`" in readme or f"`{option.name}:" in readme, option.name
         if option.choices:
-            assert set(option.choices) == set(CONTROL_SCORES)
+            assert set(option.choices) == set(
+                {"control": CONTROL_SCORES, "target_language": TARGET_SCRIPT}[option.name]
+            )
             assert all(f"`{choice}`" in readme or f": {choice}`" in readme for choice in option.choices[1:])
         elif option.name != "control_seed":
             assert f"`{option.name}` ({option.default_text}" in readme, option.name

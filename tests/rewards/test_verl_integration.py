@@ -38,12 +38,20 @@ ROWS = [
         {"target": 24, "numbers": [3, 3, 8, 8]},
         "instruct",
     ),
-    ("game24", "<think> no idea", {"target": 24, "numbers": [3, 3, 8, 8]}, "instruct"),
+    ("game24", "<think> 想想 no idea", {"target": 24, "numbers": [3, 3, 8, 8]}, "instruct"),
     ("gsm8k", "<think> 48+24 </think> <answer>72</answer>", "72", "instruct"),
     ("math", "So $\\boxed{\\frac{1}{2}}$.", "0.5", "boxed"),
     ("math", "So $\\boxed{(9999!)^{9999}}$.", "1", "boxed"),  # passes the screen, hangs sympy: must time out
 ]
-REWARD_KWARGS = {"format_score": 0.2, "math_timeout_s": 2.0}
+# zh: the rows' few words are English, so language consistency moves some scores and not others.
+REWARD_KWARGS = {
+    "format_score": 0.2,
+    "math_timeout_s": 2.0,
+    "language_consistency": 0.5,
+    "target_language": "zh",
+}
+# format_score / correct_score, plus 0.5 x the share of Han characters among the CoT's words (1 without words)
+SCORES = [1.5, 0.2, 1.5, 0.25, 1.5, 1.0, 0.2]
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +130,14 @@ def test_verl_reward_loop_scores_with_our_function(config, tiny_tokenizer):
         compute_score(source, response, gt, {"template": template}, **REWARD_KWARGS)
         for source, response, gt, template in ROWS
     ]
-    assert [output["reward_score"] for output in outputs] == [1.0, 0.2, 1.0, 0.0, 1.0, 1.0, 0.2]
+    assert [output["reward_score"] for output in outputs] == pytest.approx(SCORES)
     for output, direct in zip(outputs, expected, strict=True):
         assert output["reward_extra_info"] == direct
     assert outputs[-1]["reward_extra_info"]["timed_out"] == 1
 
     # RewardLoopManager.compute_rm_score: the score sits on each response's last valid token
     rm_scores = worker.reward_manager.assemble_rm_scores(data, [output["reward_score"] for output in outputs])
-    assert rm_scores.sum(dim=1).tolist() == pytest.approx([1.0, 0.2, 1.0, 0.0, 1.0, 1.0, 0.2])
+    assert rm_scores.sum(dim=1).tolist() == pytest.approx(SCORES)
     keys = list(outputs[0]["reward_extra_info"])
     stacked = {key: np.array([output["reward_extra_info"][key] for output in outputs]) for key in keys}
 
@@ -157,7 +165,7 @@ def test_verl_reward_loop_manager_in_ray_actors(config, tiny_tokenizer, monkeypa
         output = RewardLoopManager(config).compute_rm_score(batch(tiny_tokenizer))
     finally:
         ray.shutdown()
-    assert output.batch["rm_scores"].sum(dim=1).tolist() == pytest.approx([1.0, 0.2, 1.0, 0.0, 1.0, 1.0, 0.2])
+    assert output.batch["rm_scores"].sum(dim=1).tolist() == pytest.approx(SCORES)
     assert output.meta_info["reward_extra_keys"] == list(compute_score("math", "", "1"))
     assert output.non_tensor_batch["timed_out"].tolist() == [0, 0, 0, 0, 0, 0, 1]
     assert output.non_tensor_batch["pred"].tolist()[-2:] == ["1/2", "(9999!)^{9999}"]
