@@ -48,7 +48,7 @@ class StepDigest:
     responses: int = 0
     verifying: int = 0
     searching: int = 0
-    rewarded: int = 0  # score > 0 (for a control run, the score is its coin, not correctness)
+    rewarded: int = 0  # score > 0 less the language bonus (for a control run: its coin, not correctness)
     score_sum: float = 0.0
     length_counts: dict[int, int] = field(default_factory=dict)
     examples: dict[str, dict] = field(default_factory=dict)  # kind -> {"score", "output", "truncated"}
@@ -61,7 +61,8 @@ class StepDigest:
         self.responses += 1
         self.length_counts[length] = self.length_counts.get(length, 0) + 1
         self.searching += count_search_steps(output) > 0
-        self.rewarded += score is not None and score > 0
+        # The language reward (lang_bonus) pays for words, not answers: "rewarded" counts the rest of the score.
+        self.rewarded += score is not None and score - float(row.get("lang_bonus") or 0.0) > 0
         self.score_sum += score or 0.0
         verifying = is_verifying(row)
         self.verifying += verifying

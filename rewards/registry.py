@@ -18,6 +18,8 @@ the first sample's keys, and turns each into a validation metric):
                    float  the share of the chain of thought's words in the target_language option's language
                           (rewards.language; 1.0 for a CoT without words, 0.0 for a response too long to
                           read), whatever language_consistency's weight: every run logs its mixing rate
+    lang_bonus     float  what the language reward added to `score` (0.0 with the weight at 0): `score` less it
+                          is the correctness (or control) part, which the doctor and the rollout digest read
     response_chars, verify_phrases, has_verify, search_steps, has_search   behaviour counters
                    (rewards.behaviour)
 
@@ -113,7 +115,8 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     consistency = language_share(chain_of_thought(solution_str), options.target_language) if fits else 0.0
     # R1 sums the language reward with the accuracy reward; it never reads correctness, so a control's
     # score plus it still ignores correctness, and strict_format's gate withholds it like any other credit.
-    score = CONTROL_SCORES[options.control](scoring) + options.language_consistency * consistency * gate
+    language_bonus = options.language_consistency * consistency * gate
+    score = CONTROL_SCORES[options.control](scoring) + language_bonus
     return {
         "score": float(score),
         "acc": int(verdict.correct),
@@ -124,5 +127,6 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
         "timed_out": int(verdict.timed_out),
         "refused": verdict.refused,
         "lang_consistency": consistency,
+        "lang_bonus": float(language_bonus),
         **behaviour_counters(solution_str),
     }

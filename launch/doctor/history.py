@@ -51,7 +51,9 @@ def _read_dump(path: Path, cache: DumpCache | None) -> dict:
             groups.setdefault(group, []).append(score)
             if "has_answer" in row:
                 rows += 1
-                credited += not row["has_answer"] and (row.get("acc") == 1 or score > 0)
+                # The language reward credits words, not answers: it is not credit for an unparsed answer.
+                answer_credit = score - float(row.get("lang_bonus") or 0.0)
+                credited += not row["has_answer"] and (row.get("acc") == 1 or answer_credit > 0)
     sized = [scores for scores in groups.values() if len(scores) > 1]
     zero = sum(max(scores) - min(scores) < _SAME for scores in sized)
     result = {

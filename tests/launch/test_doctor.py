@@ -283,6 +283,24 @@ def test_reward_parse_credit_without_an_answer_and_timeouts(tmp_path):
     ]
 
 
+def test_the_language_reward_on_an_answerless_response_is_not_credit_for_an_answer(tmp_path):
+    run_dir = write_run(tmp_path / "language")
+    dump(run_dir / "validation" / "20.jsonl", 20, [[1.0, 0.0, 0.0, 0.0]], {"has_answer": 1, "acc": 0})
+    rows = (run_dir / "validation" / "20.jsonl").read_text().splitlines()
+    # No answer, wrong, and 0.5 from the language reward only: not the reward-parse failure.
+    words_only = {**json.loads(rows[1]), "has_answer": 0, "score": 0.5, "lang_bonus": 0.5}
+    (run_dir / "validation" / "20.jsonl").write_text(
+        "\n".join([rows[0], json.dumps(words_only), *rows[2:]]) + "\n"
+    )
+    assert names(run_dir) == []
+    # The same row with a score beyond its language bonus is credit without an answer.
+    credited = {**words_only, "score": 1.5}
+    (run_dir / "validation" / "20.jsonl").write_text(
+        "\n".join([rows[0], json.dumps(credited), *rows[2:]]) + "\n"
+    )
+    assert names(run_dir) == ["reward-parse"]
+
+
 def test_recipe_thresholds_are_applied_from_run_json(tmp_path):
     # The healthy run's zero-variance share is 0.25 on every step: a recipe asking for 0.2 gets a finding.
     settings = DoctorSettings.model_validate({"no-signal": {"share": 0.2}}).as_record()

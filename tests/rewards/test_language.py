@@ -129,6 +129,7 @@ def test_hostile_text_scores_exactly(cot, en):
     result = compute_score("countdown", cot + ANSWER, COUNTDOWN, BASE, language_consistency=0.5)
     assert result["lang_consistency"] == pytest.approx(en)
     assert result["score"] == pytest.approx(1.0 + 0.5 * en)
+    assert result["lang_bonus"] == pytest.approx(0.5 * en)  # the part of the score the words earned
 
 
 def test_word_counts_of_10_5_cjk_and_of_the_cap():

@@ -17,6 +17,7 @@ KEYS = [
     "timed_out",
     "refused",
     "lang_consistency",
+    "lang_bonus",
     "response_chars",
     "verify_phrases",
     "has_verify",
@@ -63,7 +64,8 @@ def test_every_scorer_returns_the_same_numeric_keys(source, template):
         assert isinstance(result["score"], float) and isinstance(result["pred"], str)
         assert isinstance(result["refused"], str) and type(result["lang_consistency"]) is float
         assert 0.0 <= result["lang_consistency"] <= 1.0
-        floats_and_strings = ("score", "pred", "refused", "lang_consistency")
+        assert type(result["lang_bonus"]) is float and result["lang_bonus"] == 0.0  # the weight defaults to 0
+        floats_and_strings = ("score", "pred", "refused", "lang_consistency", "lang_bonus")
         assert all(type(result[key]) is int for key in KEYS if key not in floats_and_strings)
         assert all(
             result[key] in (0, 1) for key in ("acc", "format", "format_strict", "has_answer", "timed_out")
