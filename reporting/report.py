@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launch.doctor.checks import DoctorInputError, Finding, History, diagnose
-from launch.doctor.history import diagnose_run, is_control, settings_of, zero_std_shares
+from launch.doctor.history import (
+    BUDGET_KEY,
+    LOSS_AGG_KEY,
+    LOSS_SCALE_KEY,
+    budget_from,
+    diagnose_run,
+    is_control,
+    settings_of,
+    zero_std_shares,
+)
 from launch.rollout_digest import DIGEST_FILE
 from reporting import aha, plots
 from reporting.anchors import anchors_markdown
@@ -129,12 +138,16 @@ def diagnose_record(run: RunRecord) -> list[Finding]:
             return diagnose_run(run.run_dir)[0]
         except DoctorInputError:
             pass  # the report already notes an unreadable run.json; judge the metrics it has
-    planned = (run.meta.get("overrides") or {}).get("trainer.total_training_steps")
+    overrides = run.meta.get("overrides") or {}
+    planned = overrides.get("trainer.total_training_steps")
     history = History(
         metrics=run.metrics,
         zero_std_share=zero_std_shares(run.metrics),
         planned_steps=planned if isinstance(planned, int) and planned > 0 else None,
         control=is_control(run.meta),
+        response_budget=budget_from(overrides.get(BUDGET_KEY)),
+        loss_agg_mode=str(overrides.get(LOSS_AGG_KEY) or "token-mean"),
+        loss_scale_factor=overrides.get(LOSS_SCALE_KEY),
     )
     return diagnose(history, settings_of(run.meta))
 

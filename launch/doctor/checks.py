@@ -59,6 +59,9 @@ class History:
     planned_steps: int | None = None
     control: bool = False
     response_budget: int | None = None  # data.max_response_length of the run's config (tokens)
+    # actor_rollout_ref.actor.loss_agg_mode / loss_scale_factor: verl aggregates `actor/entropy` by them.
+    loss_agg_mode: str = "token-mean"
+    loss_scale_factor: object = None
 
 
 def _points(metrics: Metrics, key: str) -> list[tuple[int, float]]:
@@ -194,6 +197,23 @@ def _latest_accuracy(metrics: Metrics, until: int) -> float | None:
     return max(latest) if latest else None
 
 
+def per_token_entropy(history: History) -> list[tuple[int, float]]:
+    """`actor/entropy` per token. verl 0.9.1 aggregates it with the actor's loss_agg_mode
+    (v1/trainer_base.py), so under Dr. GRPO's seq-mean-token-sum-norm it is a per-sequence entropy sum over
+    loss_scale_factor (or the response budget), not a per-token mean; rescaled here by the step's mean response
+    length: exact when every response has that length, close otherwise."""
+    points = _points(history.metrics, "actor/entropy")
+    mode = history.loss_agg_mode
+    if mode in ("token-mean", "seq-mean-token-mean"):
+        return points
+    scale = history.loss_scale_factor if mode == "seq-mean-token-sum-norm" else 1
+    scale = scale or history.response_budget
+    lengths = dict(_points(history.metrics, "response_length/mean"))
+    if not isinstance(scale, int | float) or scale <= 0:
+        return []
+    return [(step, value * scale / lengths[step]) for step, value in points if lengths.get(step, 0) > 0]
+
+
 def check_entropy_collapse(history: History, settings: DoctorSettings) -> Finding | None:
     rule = settings.entropy_collapse
 
@@ -202,11 +222,14 @@ def check_entropy_collapse(history: History, settings: DoctorSettings) -> Findin
         if accuracy is not None and accuracy >= rule.acc_near_one:
             return None  # a solved task may be deterministic
         shown = "no validation accuracy" if accuracy is None else f"validation accuracy {accuracy:.2f}"
-        return f"actor/entropy {_spread([v for _, v in run])} (<= {rule.entropy}) with {shown}"
+        per_token = (
+            "" if history.loss_agg_mode == "token-mean" else f" per token ({history.loss_agg_mode} rescaled)"
+        )
+        return f"actor/entropy{per_token} {_spread([v for _, v in run])} (<= {rule.entropy}) with {shown}"
 
     return sustained_finding(
         "entropy-collapse",
-        _points(history.metrics, "actor/entropy"),
+        per_token_entropy(history),
         lambda entropy: entropy <= rule.entropy,
         _window(rule.window, history),
         evidence,

@@ -7,7 +7,8 @@ dumps of `trainer.rollout_data_dir` (rollouts/<step>.jsonl: one row per sample w
 `<group>_<session>_<index>`; rows without a uid are grouped by prompt), and where a step has no dump from
 `critic/score/max == critic/score/min` (one value for the whole batch: every group has zero variance). The
 live check keeps it in run.json (`doctor.zero_std_group_share`) for every run. The response budget is the
-run's `data.max_response_length` (config.yaml, as verl resolved it; else run.json's overrides).
+run's `data.max_response_length`, and the actor's loss aggregation (which verl's `actor/entropy` follows) its
+`loss_agg_mode` and `loss_scale_factor` (config.yaml, as verl resolved it; else run.json's overrides).
 
     python -m launch doctor results/countdown-3b/runs/countdown-3b__default__s1
 """
@@ -26,6 +27,8 @@ from launch.records import Metrics, attempt_metrics_files, merge_step, metrics_f
 TRAIN_STEP_KEY = "training/global_step"  # logged by verl on every training step, absent on validation
 CONTROL_KEY = "reward.custom_reward_function.reward_kwargs.control"
 BUDGET_KEY = "data.max_response_length"
+LOSS_AGG_KEY = "actor_rollout_ref.actor.loss_agg_mode"
+LOSS_SCALE_KEY = "actor_rollout_ref.actor.loss_scale_factor"
 _SAME = 1e-9  # two rewards closer than this are the same reward
 
 # Dump file path -> ((mtime, size), its figures): the live check re-reads only dumps that changed.
@@ -110,17 +113,29 @@ def _read_run_json(run_dir: Path) -> dict:
     return record
 
 
-def response_budget(run_dir: Path, record: dict) -> int | None:
-    """data.max_response_length of the run: config.yaml as verl resolved it, else run.json's overrides."""
+def config_value(run_dir: Path, record: dict, key: str) -> object:
+    """A dotted key of the run's config: config.yaml as verl resolved it, else run.json's overrides."""
     import yaml
 
-    budget = (record.get("overrides") or {}).get(BUDGET_KEY)
+    value = (record.get("overrides") or {}).get(key)
     try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-        budget = config["data"]["max_response_length"]
+        node = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        for part in key.split("."):
+            node = node[part]
+        value = node
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         pass
-    return budget if isinstance(budget, int) and budget > 0 else None
+    return value
+
+
+def budget_from(value: object) -> int | None:
+    """A response budget as a positive token count, else None."""
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def response_budget(run_dir: Path, record: dict) -> int | None:
+    """data.max_response_length of the run."""
+    return budget_from(config_value(run_dir, record, BUDGET_KEY))
 
 
 def is_control(record: dict) -> bool:
@@ -167,6 +182,8 @@ def load_history(run_dir: Path, cache: DumpCache | None = None) -> tuple[History
         planned_steps=planned if isinstance(planned, int) and planned > 0 else None,
         control=is_control(record),
         response_budget=response_budget(run_dir, record),
+        loss_agg_mode=str(config_value(run_dir, record, LOSS_AGG_KEY) or "token-mean"),
+        loss_scale_factor=config_value(run_dir, record, LOSS_SCALE_KEY),
     )
     return history, record
 

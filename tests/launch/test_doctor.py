@@ -208,6 +208,30 @@ def test_entropy_collapse_only_while_accuracy_is_not_near_one(tmp_path):
     assert names(write_run(tmp_path / "solved", metrics=solved)) == []
 
 
+def test_entropy_under_dr_grpos_aggregation_is_judged_per_token(tmp_path):
+    # verl logs actor/entropy with the actor's loss_agg_mode: under seq-mean-token-sum-norm it is each
+    # sequence's entropy sum over loss_scale_factor (1024 here), about a quarter of the per-token mean at
+    # ~260-token responses. 0.03 logged that way is ~0.1 nats per token: no collapse.
+    dr_grpo = {
+        "actor_rollout_ref.actor.loss_agg_mode": "seq-mean-token-sum-norm",
+        "actor_rollout_ref.actor.loss_scale_factor": BUDGET,
+    }
+
+    def logged(value):
+        metrics = healthy_metrics()
+        for step in range(10, STEPS + 1):
+            metrics[step]["actor/entropy"] = value
+        return metrics
+
+    assert names(write_run(tmp_path / "dr", metrics=logged(0.03), overrides=dr_grpo)) == []
+    assert names(write_run(tmp_path / "token-mean", metrics=logged(0.03))) == ["entropy-collapse"]
+    (finding,) = diagnose_run(write_run(tmp_path / "collapsed", metrics=logged(0.002), overrides=dr_grpo))[0]
+    assert (
+        finding.name == "entropy-collapse"
+        and "per token (seq-mean-token-sum-norm rescaled)" in finding.evidence
+    )
+
+
 def test_kl_blowup_and_clip_fraction(tmp_path):
     metrics = healthy_metrics()
     for step in range(20, STEPS + 1):
