@@ -12,12 +12,14 @@ each pipeline's first unfinished stage; `--rerun-from STAGE` runs STAGE and ever
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 
+from launch import estimate
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR, select_variants
 from launch.recipe import REPO_ROOT, Recipe, RecipeError, load_recipe
-from launch.stages.plan import Pipeline, compile_pipelines
+from launch.stages.plan import Pipeline, RlStagePlan, compile_pipelines
 from launch.stages.run import LaterStages, render_pipeline, run_pipeline, validate_pipelines
 from launch.stages.schema import is_multi_stage
 from launch.validate import RunInvalid, check_data
@@ -76,10 +78,17 @@ def plan_stages(args: argparse.Namespace, recipe: Recipe, later: LaterStages, pr
         return 1
     header = f"# {len(pipelines)} pipeline(s) of recipe {recipe.name}; paths are relative to the repo root"
     sys.stdout.write("\n\n".join([header, *(render_pipeline(p, later) for p in pipelines)]))
+    # Each RL stage's GPU estimate, on the base model's architecture (a stage's model is a checkpoint of it).
+    print("\n" + estimate.assumptions())
+    for pipeline in pipelines:
+        for plan in pipeline.stages:
+            if isinstance(plan, RlStagePlan):
+                sized = dataclasses.replace(plan, model=pipeline.base_model)
+                print(estimate.render(estimate.estimate(sized), sized))
     if not args.no_data_check:
         for pipeline in pipelines:
             for plan in pipeline.stages:
-                if hasattr(plan, "data_files"):  # an RL stage: its data is built by `pipeline` when missing
+                if isinstance(plan, RlStagePlan):  # its data is built by `pipeline` when missing
                     try:
                         check_data(plan, REPO_ROOT)
                     except RunInvalid as problem:
