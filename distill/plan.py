@@ -1,5 +1,7 @@
 """Distillation recipes, validated and run: every run's options and verl SFT keys checked, then
-data -> SFT -> eval, with the records under results/<recipe>/runs/<run-id>/.
+data -> SFT -> eval, with the records under results/<recipe>/runs/<run-id>/. A run whose section is an
+SftDataSection (SFT on a prepared parquet: a multi-stage recipe's cold start, distill/stage.py) skips the data
+build and records kind "sft".
 
 A run leaves `run.json` (recipe hash, run id, status, student, teacher as resolved and its run, seed, exact
 SFT keys, seconds per stage, git commit and versions), `distill.json` (the data build's meta: counts per filter stage, acceptance, checksums),

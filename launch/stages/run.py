@@ -105,7 +105,8 @@ def run_pipeline(
     state["status"] = "running"
     pipeline_state.write_state(run_dir, state, root)
     for position, plan in enumerate(pipeline.stages[start:], start=start):
-        pipeline_state.mark(state, position, status="running")
+        # The recipe's hash with each stage: a record that outlives edits of the recipe says which it ran.
+        pipeline_state.mark(state, position, status="running", recipe_sha256=pipeline.recipe.sha256)
         pipeline_state.write_state(run_dir, state, root)
         began = time.monotonic()
         try:
