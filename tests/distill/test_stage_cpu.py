@@ -1,7 +1,8 @@
 """A multi-stage recipe end to end on CPU, for real: an RL stage (verl's GRPO trainer, one step, the CPU backend),
 then an SFT stage that samples the RL stage's converted checkpoint, keeps what the reward accepts and fine-tunes a
-fresh copy of the base with verl's SFT trainer (distill/stage.py); then a relaunch that runs nothing and a
-`--rerun-from` that runs the SFT stage alone again, and the report of the records.
+fresh copy of the base with verl's SFT trainer (distill/stage.py), then an SFT stage on a file that trains the
+second stage's model; a relaunch that runs nothing, a `--rerun-from` that runs the last two stages again, and
+the report of the records.
 
     python -m pytest tests/distill/test_stage_cpu.py -q            (marked slow: several minutes)
 """
@@ -60,6 +61,11 @@ SFT_STAGE = {
 }
 
 
+# A third stage fine-tunes the second stage's model (a link to the weights its SFT saved) on a file: the traces
+# stage 2 kept, whose path the pipeline's layout fixes (data/stages/<recipe>/<run-id>/<nn>-<name>/).
+FILE_STAGE = {"name": "polish", "kind": "sft", "sft": SFT_STAGE["sft"], "eval": SFT_STAGE["eval"]}
+
+
 @pytest.fixture(autouse=True)
 def _one_thread(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
@@ -70,7 +76,9 @@ def _one_thread(monkeypatch):
 def test_a_two_stage_pipeline_runs_then_resumes_and_reruns_on_cpu(mini_data, tmp_path, capsys):
     recipe = tmp_path / "tiny-r1.yaml"
     body = {"base": str(RECIPES_DIR / "countdown-mini.yaml"), "question": "q", "model": str(TEACHER)}
-    body |= {"stages": [RL_STAGE, SFT_STAGE], "sweep": {"variants": {"tiny": {}}, "seeds": [1]}}
+    traces = mini_data.parents[1] / "stages" / "tiny-r1" / "tiny-r1__tiny__s1" / "02-distil" / "train.parquet"
+    stages = [RL_STAGE, SFT_STAGE, {**FILE_STAGE, "data": str(traces)}]
+    body |= {"stages": stages, "sweep": {"variants": {"tiny": {}}, "seeds": [1]}}
     recipe.write_text(yaml.safe_dump(body, sort_keys=False))
     results, checkpoints = tmp_path / "results", tmp_path / "ckpt"
     args = [str(recipe), "--data-dir", str(mini_data.parents[1]), "--results-dir", str(results)]
@@ -79,7 +87,7 @@ def test_a_two_stage_pipeline_runs_then_resumes_and_reruns_on_cpu(mini_data, tmp
     assert run_command("pipeline", args) == 0, capsys.readouterr().err[-3000:]
     run_dir = results / "tiny-r1" / "runs" / "tiny-r1__tiny__s1"
     state = json.loads((run_dir / "pipeline.json").read_text())
-    assert state["status"] == "finished" and state["finished_stages"] == ["rl", "distil"]
+    assert state["status"] == "finished" and state["finished_stages"] == ["rl", "distil", "polish"]
     rl_record = json.loads((run_dir / "stages" / "01-rl" / "run.json").read_text())
     # run.json names paths inside the checkout relative to it (launch.record_paths)
     assert rl_record["status"] == "finished" and rl_record["model"] == portable_text(str(TEACHER), REPO)
@@ -95,6 +103,15 @@ def test_a_two_stage_pipeline_runs_then_resumes_and_reruns_on_cpu(mini_data, tmp
     sft_model = checkpoints / "tiny-r1" / "tiny-r1__tiny__s1" / "02-distil" / "model"
     assert sft_model.is_symlink() and (sft_model / "model.safetensors").is_file()
     assert state["stages"][1]["eval"]["num_prompts"] == 256
+    polish = json.loads((run_dir / "stages" / "03-polish" / "run.json").read_text())
+    assert polish["kind"] == "sft" and polish["status"] == "finished" and polish["data"] == str(traces)
+    assert (
+        polish["student"] == str(sft_model)
+        and not (run_dir / "stages" / "03-polish" / "distill.json").exists()
+    )
+    assert (
+        checkpoints / "tiny-r1" / "tiny-r1__tiny__s1" / "03-polish" / "model" / "model.safetensors"
+    ).is_file()
 
     # A relaunch finds every stage finished: nothing runs again.
     capsys.readouterr()
@@ -102,18 +119,21 @@ def test_a_two_stage_pipeline_runs_then_resumes_and_reruns_on_cpu(mini_data, tmp
     assert json.loads((run_dir / "pipeline.json").read_text())["stages"] == state["stages"]
     assert len(json.loads((run_dir / "stages" / "01-rl" / "run.json").read_text())["attempts"]) == 1
 
-    # --rerun-from the SFT stage: it alone runs again, its old records kept aside.
+    # --rerun-from the second stage: it and the one after it run again, their old records kept aside.
     assert run_command("pipeline", [*args, "--rerun-from", "distil"]) == 0
     again = json.loads((run_dir / "pipeline.json").read_text())
     assert again["stages"][0] == state["stages"][0]
     assert again["stages"][1]["started_at"] >= state["stages"][1]["ended_at"]
-    assert [p.name.split(".replaced-")[0] for p in (run_dir / "stages").iterdir()].count("02-distil") == 2
+    assert again["stages"][2]["started_at"] >= again["stages"][1]["ended_at"]
+    names = [p.name.split(".replaced-")[0] for p in (run_dir / "stages").iterdir()]
+    assert names.count("02-distil") == names.count("03-polish") == 2 and names.count("01-rl") == 1
 
     # The report sets the stages side by side, in order.
     summary = build_report("tiny-r1", results).summary.read_text()
-    rows = [line for line in summary.splitlines() if line.startswith(("| 1.", "| 2."))]
+    rows = [line for line in summary.splitlines() if line.startswith(("| 1.", "| 2.", "| 3."))]
     assert [row.split(" | ")[:4] for row in rows] == [
         ["| 1. rl", "rl", f"`{portable_text(str(TEACHER), REPO)}`", "finished"],
         ["| 2. distil", "sft", f"`{portable_text(str(TEACHER), REPO)}`", "finished"],
+        ["| 3. polish", "sft", f"`{portable_text(str(sft_model), REPO)}`", "finished"],
     ]
     assert "16 (teacher)" in rows[1] and "8 (own rollouts)" in rows[0]
