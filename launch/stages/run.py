@@ -120,6 +120,11 @@ def run_pipeline(
             raise
         except (RunInvalid, PreflightError, RecipeError, OSError, RuntimeError, ValueError) as error:
             status, reason, result = "failed", f"{type(error).__name__}: {error}", {}
+        except Exception as error:  # unforeseen: recorded as the stage's failure, then raised as it is
+            pipeline_state.mark(state, position, status="failed", reason=f"{type(error).__name__}: {error}")
+            state["status"] = "failed"
+            pipeline_state.write_state(run_dir, state, root)
+            raise
         pipeline_state.mark(
             state, position, status=status, seconds=round(time.monotonic() - began, 1), **result
         )
