@@ -22,6 +22,7 @@ from launch.recipe import REPO_ROOT, Recipe, RecipeError, load_recipe
 from launch.stages.plan import Pipeline, RlStagePlan, compile_pipelines
 from launch.stages.run import LaterStages, render_pipeline, run_pipeline, validate_pipelines
 from launch.stages.schema import is_multi_stage
+from launch.stages.state import stale_stages
 from launch.validate import RunInvalid, check_data
 from launch.verl_config import VerlConfigError
 
@@ -137,6 +138,12 @@ def pipeline_main(argv: list[str], later: Callable[[], LaterStages]) -> int:
         return 0
     outcomes = []
     for pipeline in pipelines:
+        if stale := stale_stages(pipeline, REPO_ROOT):
+            print(
+                f"pipeline: note: {pipeline.run_id}: stage(s) {', '.join(stale)} finished under another version of "
+                f"the recipe and are kept; --rerun-from {stale[0]} runs them again",
+                file=sys.stderr,
+            )
         try:
             state = run_pipeline(pipeline, tools, args.rerun_from, _stdout_line, REPO_ROOT, args.timeout)
         except ERRORS as error:

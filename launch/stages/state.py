@@ -10,7 +10,9 @@ run does; an SFT stage starts again). A finished stage is never rerun silently: 
 to run again, and every stage after it runs again too, since each trains on what the one before produced.
 Their checkpoints are deleted and their old records kept beside the new ones as
 `stages/<nn>-<name>.replaced-<UTC time>/`. A record whose finished stages do not match the recipe's (a stage
-renamed, removed or reordered since) is refused, naming the stage, until `rerun_from` says where to start.
+renamed, removed or reordered since) is refused, naming the stage, until `rerun_from` says where to start; a
+finished stage that ran under another version of the recipe (each entry keeps the recipe's sha256) is kept,
+and `stale_stages` names it so that the relaunch says so.
 
     python -m launch pipeline countdown-r1 --rerun-from rejection-sft
 """
@@ -114,6 +116,18 @@ def first_to_run(pipeline: Pipeline, state: dict[str, Any], rerun_from: str | No
             f"{entries[first]['name']}"
         )
     return min(first, limit)
+
+
+def stale_stages(pipeline: Pipeline, root: Path) -> list[str]:
+    """Finished stages that ran under another version of the recipe (its sha256 then): they are kept, not
+    rerun; the CLI names them, and `--rerun-from` is how to run them again."""
+    recorded = read_state(root / pipeline.run_dir).get("stages", [])
+    return [
+        entry["name"]
+        for entry in recorded
+        if entry.get("status") == FINISHED
+        and entry.get("recipe_sha256") not in (None, pipeline.recipe.sha256)
+    ]
 
 
 def clear_for_rerun(pipeline: Pipeline, state: dict[str, Any], start: int, root: Path) -> list[Path]:

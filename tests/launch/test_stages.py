@@ -262,6 +262,17 @@ def test_a_record_that_no_longer_matches_the_recipe_is_refused(tmp_path):
         pipeline_state.first_to_run(pipeline, pipeline_state.current_state(pipeline, tmp_path))
 
 
+def test_stages_finished_under_another_version_of_the_recipe_are_named_not_rerun(tmp_path):
+    pipeline = _pipeline(tmp_path)
+    _record(pipeline, tmp_path, ["finished", "finished"])
+    record = json.loads((tmp_path / pipeline.run_dir / "pipeline.json").read_text())
+    record["stages"][0]["recipe_sha256"] = pipeline.recipe.sha256
+    record["stages"][1]["recipe_sha256"] = "an-older-recipe"
+    (tmp_path / pipeline.run_dir / "pipeline.json").write_text(json.dumps(record))
+    assert pipeline_state.stale_stages(pipeline, tmp_path) == ["reasoning-rl"]
+    assert pipeline_state.first_to_run(pipeline, pipeline_state.current_state(pipeline, tmp_path)) == 2
+
+
 def test_stage_plans_are_the_single_run_and_distill_types():
     pipeline = compile_pipeline(load_recipe("countdown-r1"), "default", 1, device="cpu")
     rl = pipeline.stages[1]
