@@ -50,7 +50,7 @@ RUN_ARGS := $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $
 VARIANTS_ARG := $(if $(VARIANTS),--variants $(VARIANTS))
 DIR_ARGS := --data-dir $(DATA_DIR) --checkpoints-dir $(CKPT_DIR) --results-dir $(RESULTS_DIR)
 
-.PHONY: help install test test-variants lint fmt data smoke mini validate plan train sweep distill report doctor eval eval-checkpoints bench gpu-check countdown-3b clean-env
+.PHONY: help install test test-variants lint fmt data smoke mini validate plan train sweep distill pipeline report doctor eval eval-checkpoints bench gpu-check countdown-3b clean-env
 
 help: ## list every target
 	@echo "ZeroLab targets (variables: RECIPE=$(RECIPE) VARIANT= SEED= PROFILE= LAUNCHER=$(LAUNCHER) GPU= VENV=$(VENV)):"
@@ -106,6 +106,9 @@ sweep: ## all runs of RECIPE with LAUNCHER=local|ray|slurm (VARIANTS=a,b picks s
 
 distill: install ## teacher samples -> rule filter -> verl SFT -> eval for each run of a distill RECIPE (VARIANT=, SEED=, DEVICE=cpu)
 	$(PY) -m launch distill run $(RECIPE) $(if $(VARIANT),--variant $(VARIANT)) $(if $(SEED),--seed $(SEED)) $(if $(DEVICE),--device $(DEVICE)) $(DIR_ARGS)
+
+pipeline: install ## a multi-stage RECIPE's stages in order, resuming at the first unfinished one (VARIANT=, SEED=, DEVICE=cpu, RERUN_FROM=stage, DRY_RUN=1)
+	$(PY) -m launch pipeline $(RECIPE) $(RUN_ARGS) $(if $(DEVICE),--device $(DEVICE)) $(if $(RERUN_FROM),--rerun-from $(RERUN_FROM)) $(if $(DRY_RUN),--dry-run) $(DIR_ARGS)
 
 report: install ## curves and summary.md for RECIPE from its run records in results/
 	$(PY) -m launch report $(RECIPE)

@@ -1,5 +1,7 @@
 """Distillation recipes, validated and run: every run's options and verl SFT keys checked, then
-data -> SFT -> eval, with the records under results/<recipe>/runs/<run-id>/.
+data -> SFT -> eval, with the records under results/<recipe>/runs/<run-id>/. A run whose section is an
+SftDataSection (SFT on a prepared parquet: a multi-stage recipe's cold start, distill/stage.py) skips the data
+build and records kind "sft".
 
 A run leaves `run.json` (recipe hash, run id, status, student, teacher as resolved and its run, seed, exact
 SFT keys, seconds per stage, git commit and versions), `distill.json` (the data build's meta: counts per filter stage, acceptance, checksums),
@@ -21,6 +23,7 @@ from typing import Any
 from distill.build import build
 from distill.recipe import DistillRun, distill_runs, resolve_teacher, teacher_checkpoint_dir
 from distill.reject import Filters
+from distill.schema import DistillSection, SftDataSection
 from distill.sft import run_sft, sft_overrides, validate_sft
 from distill.write import sft_chat_template
 from evaluation.cpu_eval import evaluate
@@ -47,12 +50,12 @@ def run_options(run: DistillRun) -> tuple[Decoding, Filters, Decoding]:
         choice=section.choice,
         seed=run.seed,
     )
+    return sampling, filters, eval_decoding(section)
+
+
+def eval_decoding(section: DistillSection | SftDataSection) -> Decoding:
     e = section.eval
-    return (
-        sampling,
-        filters,
-        Decoding(n=e.n, temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_tokens),
-    )
+    return Decoding(n=e.n, temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_tokens)
 
 
 def run_sft_overrides(run: DistillRun, device: str = "gpu") -> dict:
@@ -63,6 +66,8 @@ def run_sft_overrides(run: DistillRun, device: str = "gpu") -> dict:
         from launch.cpu_backend import cpu_sft_overrides
 
         overrides.update(cpu_sft_overrides())
+    if isinstance(run.section, SftDataSection):  # the traces are a file, not a build of this run
+        overrides["data.train_files"] = str(Path(run.section.data).absolute())
     return {**overrides, **run.section.sft}
 
 
@@ -95,8 +100,14 @@ def render_run(run: DistillRun, device: str = "gpu") -> str:
 
     overrides = run_sft_overrides(run, device)
     command = sft_command(overrides, validate_sft(overrides))
-    teacher = run.section.teacher or f"last checkpoint of {run.section.teacher_run}"
-    lines = [f"# {run.run_id}: student {run.student}, teacher {teacher}", f"#   data build: {run.build_dir}"]
+    if isinstance(run.section, SftDataSection):
+        lines = [f"# {run.run_id}: student {run.student}, SFT data {run.section.data}"]
+    else:
+        teacher = run.section.teacher or f"last checkpoint of {run.section.teacher_run}"
+        lines = [
+            f"# {run.run_id}: student {run.student}, teacher {teacher}",
+            f"#   data build: {run.build_dir}",
+        ]
     lines.append(" ".join(shlex.quote(arg) for arg in command))
     return "\n".join(lines) + "\n"
 
@@ -107,31 +118,38 @@ def run_distill(
     device: str,
     force: bool = False,
     echo: Callable[[str], None] | None = None,
+    reproduce: str | None = None,
 ) -> dict:
-    """data -> SFT -> eval for one run; returns the eval metrics. The SFT trainer's output goes to `echo`.
+    """data -> SFT -> eval for one run (SFT -> eval when its section names the SFT `data`); returns the eval
+    metrics. The SFT trainer's output goes to `echo`; `reproduce` replaces the `distill run` command recorded.
 
     run.json is written when the run starts (status "running"), after the data build and at the end
     ("finished", or "failed" naming the stage and error), with the seconds each stage took. A run that
     already finished is refused unless `force`: its records are what a report was made from."""
-    sampling, filters, eval_decoding = run_options(run)
+    sampled = isinstance(run.section, DistillSection)
+    decoding = eval_decoding(run.section)
     previous = run.run_dir / "run.json"
     if not force and _status(previous) == "finished":
         raise RecipeError(f"{run.run_id} already finished ({previous}); pass --force to run it again")
-    teacher = resolve_teacher(run.section)
+    teacher = resolve_teacher(run.section) if sampled else None
     started = time.monotonic()
     record = {
         "recipe": recipe.name,
         "recipe_sha256": recipe.sha256,
         "run_id": run.run_id,
-        "kind": "distill",
+        "kind": "distill" if sampled else "sft",
         "status": "running",
         "started_at": now(),
         "student": run.student,
-        "teacher": teacher,
-        "teacher_run": run.section.teacher_run,
+        **(
+            {"teacher": teacher, "teacher_run": run.section.teacher_run}
+            if sampled
+            else {"data": run.section.data}
+        ),
         "seed": run.seed,
         "device": device,
-        "reproduce": f"python -m launch distill run {recipe.name} --variant {run.variant} --seed {run.seed}"
+        "reproduce": reproduce
+        or f"python -m launch distill run {recipe.name} --variant {run.variant} --seed {run.seed}"
         + (" --device cpu" if device == "cpu" else ""),
         "stage_seconds": {},
     }
@@ -153,20 +171,22 @@ def run_distill(
 
     run.run_dir.mkdir(parents=True, exist_ok=True)
     write_record()
-    meta = stage(
-        "data",
-        lambda: build(
-            teacher,
-            run.train_split,
-            run.build_dir,
-            sampling,
-            filters,
-            device=device,
-            max_prompts=run.section.max_prompts,
-            force=force,
-        ),
-    )
-    (run.run_dir / "distill.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if sampled:
+        sampling, filters, _ = run_options(run)
+        meta = stage(
+            "data",
+            lambda: build(
+                teacher,
+                run.train_split,
+                run.build_dir,
+                sampling,
+                filters,
+                device=device,
+                max_prompts=run.section.max_prompts,
+                force=force,
+            ),
+        )
+        (run.run_dir / "distill.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     overrides = run_sft_overrides(run, device)
     env = {}
     if device == "cpu":
@@ -188,7 +208,7 @@ def run_distill(
     result = stage(
         "eval",
         lambda: evaluate(
-            str(checkpoint), split, eval_decoding, run.run_dir / "eval", device=device, seed=run.seed
+            str(checkpoint), split, decoding, run.run_dir / "eval", device=device, seed=run.seed
         ),
     )
     record.update(status="finished", ended_at=now(), wall_seconds=round(time.monotonic() - started, 1))

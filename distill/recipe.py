@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_prep.tasks import split_path
-from distill.schema import DistillSection, section_of
+from distill.schema import DistillSection, SftDataSection, section_of
 from launch.plan import checkpoint_dir, run_dir, run_id
 
 # What a distillation variant may change: the student (and the template its prompts are built with).
@@ -38,7 +38,7 @@ class DistillRun:
     build_dir: Path
     checkpoint_dir: Path
     run_dir: Path
-    section: DistillSection
+    section: DistillSection | SftDataSection  # the latter: SFT on a prepared file (no teacher)
 
 
 def distill_runs(

@@ -53,6 +53,16 @@ class DistillSection(_Strict):
         return self
 
 
+class SftDataSection(_Strict):
+    """SFT on traces already written (a multi-stage recipe's cold-start stage, launch/stages/): no teacher to
+    sample. `data` is an SFT parquet as distill.write writes it (`<build>/train.parquet`: rows holding a
+    `messages` list), relative to the repo root or absolute."""
+
+    data: str
+    sft: dict[str, Any] = Field(default_factory=dict)
+    eval: DistillEval
+
+
 def section_of(recipe: Recipe) -> DistillSection:
     """The recipe's checked `distill:` section; RecipeError when it has none or it does not check."""
     if recipe.distill is None:

@@ -17,9 +17,13 @@ COMMANDS = {
         "launch.__main__:validate_main",
         "check every run of recipes against the pinned verl schema and the data",
     ),
-    "plan": ("launch.cli:plan_main", "print run ids and full verl commands of a recipe"),
+    "plan": ("launch.__main__:plan_main", "print run ids and full verl commands of a recipe (every stage's)"),
     "train": ("launch.cli:train_main", "run one run of a recipe on this GPU node"),
     "sweep": ("launch.cli:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
+    "pipeline": (
+        "launch.__main__:pipeline_main",
+        "run a multi-stage recipe's stages in order (R1's SFT and RL stages), resuming where it stopped",
+    ),
     "attempt": ("launch.cli:attempt_main", "run one planned run here (what cluster jobs execute)"),
     "smoke": (
         "launch.__main__:smoke_main",
@@ -78,7 +82,10 @@ def run_command(name: str, argv: list[str]) -> int:
 
 # Functions of later stages that a launch command hands work to, loaded like the commands (and read as this
 # module's imports by tests/test_layout.py): launch itself never imports a later stage.
-HANDOFFS = {"distill-check": "distill.plan:validate_distill_recipe"}
+HANDOFFS = {
+    "distill-check": "distill.plan:validate_distill_recipe",
+    "later-stages": "distill.stage:later_stages",  # a multi-stage recipe's SFT stages and stage models
+}
 
 
 def _handoff(name: str):
@@ -89,8 +96,27 @@ def _handoff(name: str):
 def validate_main(argv: list[str]) -> int:
     """`make validate`: launch checks the RL recipes, distill the distillation recipes (launch.cli.validate_main)."""
     from launch.cli import validate_main as validate
+    from launch.stages.cli import validate_stage_recipe
 
-    return validate(argv, distill_check=lambda *args: _handoff("distill-check")(*args))
+    return validate(
+        argv,
+        distill_check=lambda *args: _handoff("distill-check")(*args),
+        stages_check=lambda recipe, *args: validate_stage_recipe(recipe, _handoff("later-stages")(), *args),
+    )
+
+
+def plan_main(argv: list[str]) -> int:
+    """`make plan`: launch's plan, a multi-stage recipe's SFT stages rendered by distill (launch.cli.plan_main)."""
+    from launch.cli import plan_main as plan
+
+    return plan(argv, later_stages=lambda: _handoff("later-stages")())
+
+
+def pipeline_main(argv: list[str]) -> int:
+    """`python -m launch pipeline`: the stages in order, SFT stages handed to distill (launch.stages.cli)."""
+    from launch.stages.cli import pipeline_main as run_stages
+
+    return run_stages(argv, later=lambda: _handoff("later-stages")())
 
 
 def smoke_main(argv: list[str]) -> int:

@@ -73,6 +73,8 @@ def _plans(args: argparse.Namespace, command: str) -> list[RunPlan]:
         raise RecipeError(
             f"{recipe.name} is a distillation recipe, not RL runs: python -m distill run {recipe.name}"
         )
+    if recipe.stages is not None:
+        raise RecipeError(f"{recipe.name} is a multi-stage recipe: python -m launch pipeline {recipe.name}")
     profile = _choose_profile(command, args.profile)
     dirs = {
         "data_dir": args.data_dir,
@@ -95,9 +97,15 @@ def _fail(command: str, error: Exception) -> int:
     return 1
 
 
-def validate_main(argv: list[str], distill_check: Callable[[Recipe, bool, str], int] | None = None) -> int:
+def validate_main(
+    argv: list[str],
+    distill_check: Callable[[Recipe, bool, str], int] | None = None,
+    stages_check: Callable[[Recipe, bool, str, str | None], int] | None = None,
+) -> int:
     """`python -m launch validate`: RL recipes here; a distillation recipe's runs are SFT runs, checked by
-    `distill_check` (the front door passes distill's, `python -m distill validate`: launch never imports it)."""
+    `distill_check` (the front door passes distill's, `python -m distill validate`: launch never imports it);
+    a multi-stage recipe's stages by `stages_check` (launch.stages.cli.validate_stage_recipe, given distill's
+    SFT checks by the front door)."""
     parser = argparse.ArgumentParser(
         prog="python -m launch validate",
         description="Check every run of recipes against the pinned verl and the data.",
@@ -116,6 +124,13 @@ def validate_main(argv: list[str], distill_check: Callable[[Recipe, bool, str], 
         count = 0
         for name in names:
             recipe = load_recipe(name)
+            if recipe.stages is not None:
+                if stages_check is None:
+                    raise RecipeError(
+                        f"{recipe.name} is a multi-stage recipe: python -m launch validate {name}"
+                    )
+                count += stages_check(recipe, not args.no_data_check, args.data_dir, profile)
+                continue
             if recipe.distill is None:
                 count += validate_recipes(
                     [str(recipe.path)], not args.no_data_check, args.data_dir, profile=profile
@@ -133,7 +148,8 @@ def validate_main(argv: list[str], distill_check: Callable[[Recipe, bool, str], 
     return 0
 
 
-def plan_main(argv: list[str]) -> int:
+def plan_main(argv: list[str], later_stages: Callable[[], object] | None = None) -> int:
+    """`later_stages`: what a multi-stage recipe's SFT stages need (the front door passes distill's)."""
     parser = _parser("plan", "Print each run id and its full verl command (validated, nothing launched).")
     parser.add_argument("--no-data-check", action="store_true", help="do not look for the data files")
     parser.add_argument(
@@ -144,6 +160,14 @@ def plan_main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        if (recipe := load_recipe(args.recipe)).stages is not None:  # every stage's command: launch.stages
+            from launch.stages.cli import plan_stages
+
+            if later_stages is None:
+                raise RecipeError(
+                    f"{recipe.name} is a multi-stage recipe: plan it with python -m launch plan"
+                )
+            return plan_stages(args, recipe, later_stages(), _choose_profile("plan", args.profile))
         plans = _plans(args, "plan")
         validate_plans(plans, check_data_files=False, check_fit=False)
     except (RecipeError, RunInvalid) as error:

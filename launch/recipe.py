@@ -4,7 +4,8 @@ A recipe names the model, task, prompt template, reward options, hardware profil
 own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds; `doctor:`
 overrides the run doctor's thresholds and names findings that stop the run (launch/doctor/rules.py);
 `distill:` makes it a distillation recipe (teacher, filters, verl SFT keys): distill/schema.py checks the
-section, distill/recipe.py turns it into runs.
+section, distill/recipe.py turns it into runs; `stages:` makes it a multi-stage recipe (DeepSeek-R1's SFT and RL
+stages in order): launch/stages/schema.py checks the list, launch/stages/plan.py turns it into pipelines.
 Unknown fields and wrong types are errors naming the file and the field.
 
     python -m launch validate countdown-3b
@@ -101,6 +102,9 @@ class RecipeFile(_Strict):
     sweep: Sweep | None = None
     doctor: DoctorSettings | None = None
     distill: dict[str, Any] | None = None  # a distillation recipe's section: distill.schema checks it
+    stages: list[dict[str, Any]] | None = (
+        None  # a multi-stage recipe's stages: launch.stages.schema checks them
+    )
 
 
 class Recipe(_Strict):
@@ -119,6 +123,9 @@ class Recipe(_Strict):
     sweep: Sweep
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
     distill: dict[str, Any] | None = None  # a distillation recipe's section: distill.schema checks it
+    stages: list[dict[str, Any]] | None = (
+        None  # a multi-stage recipe's stages: launch.stages.schema checks them
+    )
     sha256: str
 
 

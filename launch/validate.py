@@ -146,6 +146,10 @@ def validate_recipes(
             raise RecipeError(
                 f"{recipe.name} is a distillation recipe: its runs are SFT runs, checked by distill.plan"
             )
+        if recipe.stages is not None:
+            raise RecipeError(
+                f"{recipe.name} is a multi-stage recipe: its stages are checked by launch.stages"
+            )
         plans = compile_recipe(recipe, data_dir=data_dir, profile=profile)
         validate_plans(plans, check_data_files)
         count += len(plans)

@@ -182,11 +182,12 @@ def describe(run: VariantRun) -> dict:
 
 
 def shipped_variants(recipes: Iterable[str] | None = None) -> list[tuple[str, str]]:
-    """(recipe, variant) of every RL recipe shipped in recipes/ (distillation recipes run SFT, not verl PPO)."""
+    """(recipe, variant) of every RL recipe shipped in recipes/ (distillation recipes run SFT, not verl PPO; a
+    multi-stage recipe's variants patch stages, which launch.stages compiles, not a single run)."""
     pairs = []
     for name in recipes or list_recipes():
         recipe = load_recipe(name)
-        if recipe.distill is None:
+        if recipe.distill is None and recipe.stages is None:
             pairs += [(name, variant) for variant in recipe.sweep.variants]
     return pairs
 

@@ -1,7 +1,9 @@
 """`python -m launch report RECIPE`: curves, summary.md and the aha view from a recipe's run records.
 
 A distillation recipe's summary (runs of kind "distill") is its students table instead (reporting/students.py):
-each distilled student beside the RL runs of the same model from every recipe's records, with compute.
+each distilled student beside the RL runs of the same model from every recipe's records, with compute. A
+multi-stage recipe's (runs holding pipeline.json) is one table per pipeline, its stages in order
+(reporting/pipelines.py).
 
 Reads results/<recipe>/runs/*/ after the runs (no hooks in training code): run.json, metrics.jsonl (or the
 per-attempt files it merges), rollout_digest.json and eval/<task>.json, the files committed beside a run, so a
@@ -32,6 +34,7 @@ from launch.doctor.history import (
 from launch.rollout_digest import DIGEST_FILE
 from reporting import aha, plots
 from reporting.anchors import anchors_markdown
+from reporting.pipelines import pipeline_dirs, pipelines_summary
 from reporting.runs import ReportError, RunRecord, load_recipe_runs
 from reporting.stats import CURVES, Curve
 from reporting.students import is_distill, students_table
@@ -180,6 +183,10 @@ def build_report(
     if not 0 < threshold <= 1:
         raise ReportError(f"--threshold must be in (0, 1], got {threshold}")
     results_dir = Path(results_dir)
+    if pipeline_dirs(results_dir, recipe):  # a multi-stage recipe: its stages as a sequence per pipeline
+        summary = results_dir / recipe / "summary.md"
+        summary.write_text(pipelines_summary(recipe, results_dir), encoding="utf-8")
+        return ReportPaths(summary, [], None, update_index(results_dir))
     runs = load_recipe_runs(results_dir, recipe)
     if from_wandb:
         from reporting.wandb_remote import fetch_runs

@@ -22,6 +22,7 @@ SHIPPED = [
     "countdown-mini-distill",
     "countdown-mini",
     "countdown-mini-ablations",
+    "countdown-r1",
     "game24-3b",
     "math-1.5b",
     "debug",
@@ -89,6 +90,16 @@ def test_every_run_of_every_shipped_recipe_validates(name, data_dir, monkeypatch
         from distill.plan import validate_distill_recipe
 
         assert validate_distill_recipe(recipe, check_data_files=True, data_dir=str(data_dir)) > 0
+        return
+    if (
+        recipe.stages is not None
+    ):  # every stage: RL keys against ppo_trainer, SFT keys against sft_trainer_engine
+        from distill.stage import later_stages
+        from launch.stages.plan import compile_pipelines
+        from launch.stages.run import validate_pipelines
+
+        pipelines = compile_pipelines(recipe, data_dir=str(data_dir))
+        assert validate_pipelines(pipelines, later_stages(), check_data_files=True)
         return
     plans = compile_recipe(recipe, data_dir=str(data_dir))
     validate_plans(plans, check_data_files=True)
