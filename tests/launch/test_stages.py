@@ -155,7 +155,8 @@ def test_variants_patch_stages_and_multiply_with_seeds(tmp_path):
         rl.overrides["trainer.total_training_steps"],
         final.overrides["trainer.total_training_steps"],
     ) == (300, 50)
-    assert final.reward_kwargs == {"format_score": 0.0} and rl.reward_kwargs == {"format_score": 0.1}
+    assert final.reward_kwargs == {"format_score": 0.0}
+    assert rl.reward_kwargs == {"format_score": 0.1, "language_consistency": 1.0, "target_language": "en"}
     assert rejection.stage.section["sft"]["trainer.total_epochs"] == 3 and rejection.stage.section["k"] == 4
     assert default.stages[2].stage.section["k"] == 8
     assert validate_pipelines(pipelines, LATER, check_data_files=False, check_fit=False)
