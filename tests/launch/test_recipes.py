@@ -22,6 +22,7 @@ SHIPPED = [
     "countdown-mini-distill",
     "countdown-mini",
     "countdown-mini-ablations",
+    "countdown-mini-long",
     "game24-3b",
     "math-1.5b",
     "debug",
