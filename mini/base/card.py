@@ -141,6 +141,12 @@ def _lines(record: dict) -> list[str]:
                 "The short-search control is expected to fail the headroom and self-correction checks: it "
                 "never saw a long search, a slip or a `wait`.",
             ]
+        elif not gate["passed"] and long:
+            lines += [
+                "",
+                "**This base did not pass its gate.** RL runs that start from it show what GRPO does with a base "
+                "that misses the checks above, not the result the gate is there to secure.",
+            ]
         elif not gate["passed"]:
             lines += [
                 "",
