@@ -3,15 +3,18 @@
 verl dumps every sampled response (trainer.rollout_data_dir: rollouts/<step>.jsonl, else
 trainer.validation_data_dir: validation/<step>.jsonl; rows {"input", "output", "gts", "score", "step", ...}).
 Those dumps stay out of git (megabytes per run); the digest keeps, per step, what the report's aha view
-draws from them: how many responses, how many self-verify and search, the reward they got, the histogram
-of their lengths in characters (so pooled percentiles over seeds stay exact) and, for steps spread over
-the run, the best-scored response with and without self-verification. It is written at the end of every
+draws from them: how many responses, how many self-verify, search and self-correct, the reward they got, the
+histogram of their lengths in characters (so pooled percentiles over seeds stay exact) and, for steps spread
+over the run, the best-scored response with and without self-verification, and with a self-correction. It is written at the end of every
 attempt (launch.records.finish_attempt) and on demand by `python -m launch digest RUN_DIR`.
 
 Counting rules (the single home of them): a response self-verifies when the row's `has_verify` /
 `verify_phrases` reward keys say so, else when the rewards' phrase list (rewards/behaviour.py) finds a
-phrase in its text (verl 0.9.1's default trainer dumps rows without reward extra info); it searches when it
-has the word "try"; its length is `response_chars` when present, else the length of its text.
+phrase in its text (verl 0.9.1's default trainer dumps rows without reward extra info); it self-corrects
+when the `has_self_correct` / `self_corrections` keys say so, else when rewards.behaviour finds a step
+caught and rewritten after "wait" in its text; it searches when it has the word "try"; its length is
+`response_chars` when present, else the length of its text. Digests written before self-corrections were
+counted have no `correcting` field; the report then shows no self-correction figures for them.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from rewards.behaviour import count_search_steps, count_verify_phrases
+from rewards.behaviour import count_search_steps, count_self_corrections, count_verify_phrases
 
 DIGEST_FILE = "rollout_digest.json"
 DUMP_FOLDERS = ("rollouts", "validation")  # the first with dumps is digested
 EXAMPLE_CHARS = 1200  # an example's text is kept up to here (the report shows no more)
 EXAMPLE_STEPS = 32  # steps that keep examples, spread evenly over the run (first and last included)
-EXAMPLE_KINDS = ("plain", "verify")  # without / with self-verification
+EXAMPLE_KINDS = ("plain", "verify", "correct")  # without / with self-verification; with a self-correction
 
 
 def is_verifying(row: dict) -> bool:
@@ -40,6 +43,14 @@ def is_verifying(row: dict) -> bool:
     return count_verify_phrases(str(row.get("output", ""))) > 0
 
 
+def is_self_correcting(row: dict) -> bool:
+    if isinstance(row.get("has_self_correct"), (bool, int, float)):
+        return bool(row["has_self_correct"])
+    if isinstance(row.get("self_corrections"), (int, float)):
+        return row["self_corrections"] > 0
+    return count_self_corrections(str(row.get("output", ""))) > 0
+
+
 @dataclass
 class StepDigest:
     """One step's responses, counted; `length_counts` maps a length in characters to how many had it."""
@@ -48,6 +59,7 @@ class StepDigest:
     responses: int = 0
     verifying: int = 0
     searching: int = 0
+    correcting: int = 0
     rewarded: int = 0  # score > 0 less the language bonus (for a control run: its coin, not correctness)
     score_sum: float = 0.0
     length_counts: dict[int, int] = field(default_factory=dict)
@@ -67,6 +79,9 @@ class StepDigest:
         verifying = is_verifying(row)
         self.verifying += verifying
         self.keep_example("verify" if verifying else "plain", score, output)
+        if is_self_correcting(row):
+            self.correcting += 1
+            self.keep_example("correct", score, output)
 
     def keep_example(self, kind: str, score: float | None, output: str) -> None:
         """The highest-scored response of its kind; the first one seen wins a tie."""
@@ -85,6 +100,7 @@ class StepDigest:
             "responses": self.responses,
             "verifying": self.verifying,
             "searching": self.searching,
+            "correcting": self.correcting,
             "rewarded": self.rewarded,
             "score_mean": round(self.score_sum / self.responses, 6),
             "length_mean": round(sum(k * n for k, n in self.length_counts.items()) / self.responses, 2),

@@ -2,16 +2,24 @@
 
 A stage of its own that calls the other stages as any user would: data_prep builds the split, mini.base
 pre-trains and gates the tiny bases (base/), launch compiles, validates and runs every run of
-recipes/countdown-mini.yaml with the CPU backend (run.py), reporting builds the report; probe.py is the
+recipes/countdown-mini.yaml (or of another miniature recipe: RECIPES) with the CPU backend (run.py), reporting builds the report; probe.py is the
 short learning probe the CI test and benchmarks/calibrate_mini_probe.py use.
 
     python -m mini [--variant grpo] [--seed 1] [--steps N]          # make mini
     python -m mini --recipe countdown-mini-ablations --variant rloo   # make mini RECIPE=countdown-mini-ablations
+    python -m mini --recipe countdown-mini-long                       # make mini RECIPE=countdown-mini-long
 """
 
 RECIPE = "countdown-mini"
-# The recipes on the miniature's bases and split: countdown-mini and those built on it.
-RECIPES = (RECIPE, "countdown-mini-ablations")
+LONG_RECIPE = "countdown-mini-long"
+# The recipes on the miniature's split: countdown-mini and those built on it, and the long miniature.
+RECIPES = (RECIPE, "countdown-mini-ablations", LONG_RECIPE)
 TASK, TEMPLATE = "countdown-mini", "mini"  # the split the bases are gated on and the runs train on
-# prior -> where the recipe's runs expect that base (the recipe's model paths)
-BASES = {"search": "results/countdown-mini/base/search", "none": "results/countdown-mini/base/none"}
+# prior -> where the recipes' runs expect that base (their model paths); a recipe's runs build only the
+# bases they name (mini.run.ensure_bases): countdown-mini's search/none, countdown-mini-long's long/short.
+BASES = {
+    "search": "results/countdown-mini/base/search",
+    "none": "results/countdown-mini/base/none",
+    "long": "results/countdown-mini-long/base/long",
+    "short": "results/countdown-mini-long/base/short",
+}

@@ -1,9 +1,10 @@
-"""`make mini`'s runs: the data split, the two base models and every run of recipes/countdown-mini.yaml on CPU.
+"""`make mini`'s runs: the data split, the base models and every run of a miniature recipe on CPU.
 
-It builds the countdown-mini split once, builds (or reuses, by content hash) the two pre-trained tiny bases
-of the recipe (with and without the planted search prior; mini.base) and gates them, compiles every run of
-the recipe with the CPU backend (launch.cpu_backend) through the same plan -> validate -> attempt -> records
-path as a GPU run, and runs them one after another (a run whose record says it finished is kept, not
+It builds the countdown-mini split once, builds (or reuses, by content hash) the pre-trained tiny bases the
+recipe's runs start from (mini.BASES: countdown-mini's with and without the planted search prior,
+countdown-mini-long's with and without long searches and self-corrections; mini.base) and gates them,
+compiles every run of the recipe with the CPU backend (launch.cpu_backend) through the same plan -> validate
+-> attempt -> records path as a GPU run, and runs them one after another (a run whose record says it finished is kept, not
 redone). `python -m mini` (mini/__main__.py) then builds the report. The rollout is the CPU backend's own
 server (`hfcpu`) or verl's vLLM rollout (`vllm`, the vLLM tier's settings: launch/cpu_backend/vllm_cpu.py); a
 vLLM run's id names it (`countdown-mini__grpo_vllm__s1`), so it never takes the place of an hfcpu run's record.

@@ -1,4 +1,5 @@
-"""The "aha moment" view: response lengths, self-verification and search shares per step, from rollout digests.
+"""The "aha moment" view: response lengths, self-verification, search and self-correction shares per step,
+from rollout digests.
 
 Reads each run's rollout_digest.json (launch/rollout_digest.py: the per-step digest of verl's rollout or
 validation dumps, committed beside run.json, where the counting rules live), never the dumps themselves:
@@ -7,7 +8,10 @@ the report draws only from files a fresh clone has. A run with dumps but no dige
 variant are pooled per step: shares are over all their responses, length percentiles over the pooled
 length histogram.
 Writes aha.png and a markdown section with the first step whose share crosses the threshold and
-one response from before and one from after it. Exercised by `python -m launch report RECIPE`.
+one response from before and one from after it. Self-corrections (a step caught after "wait" and rewritten:
+rewards.behaviour) are drawn, tabled and exemplified only when the digests counted them (digests written
+before they were counted have no `correcting` field; a group with such a digest shows "—").
+Exercised by `python -m launch report RECIPE`.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ class StepStats:
     responses: int = 0
     verifying: int = 0
     searching: int = 0
+    correcting: int = 0
     length_counts: dict[int, int] = field(default_factory=dict)
     example_plain: dict | None = None  # a response without self-verification (highest score kept)
     example_verify: dict | None = None
+    example_correct: dict | None = None  # a response with a self-correction
 
     @property
     def share(self) -> float:
@@ -40,6 +46,10 @@ class StepStats:
     @property
     def search_share(self) -> float:
         return self.searching / self.responses
+
+    @property
+    def correct_share(self) -> float:
+        return self.correcting / self.responses
 
     def lengths(self) -> np.ndarray:
         """Every response's length, sorted (percentiles of these equal those of the raw lengths)."""
@@ -52,6 +62,7 @@ class AhaGroup:
     group: str
     steps: dict[int, StepStats] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    corrections_counted: bool = True  # every digest of the group counted self-corrections
 
     def first_crossing(self, threshold: float) -> int | None:
         return next((step for step in sorted(self.steps) if self.steps[step].share >= threshold), None)
@@ -72,11 +83,16 @@ def add_digest(group: AhaGroup, run_id: str, digest: dict) -> None:
         stats.responses += record["responses"]
         stats.verifying += record["verifying"]
         stats.searching += record["searching"]
+        if "correcting" in record:
+            stats.correcting += record["correcting"]
+        else:
+            group.corrections_counted = False
         for length, count in record["length_counts"]:
             stats.length_counts[length] = stats.length_counts.get(length, 0) + count
         examples = record.get("examples") or {}
         stats.example_plain = _better(stats.example_plain, examples.get("plain"), record["step"])
         stats.example_verify = _better(stats.example_verify, examples.get("verify"), record["step"])
+        stats.example_correct = _better(stats.example_correct, examples.get("correct"), record["step"])
     group.notes += [f"{run_id}/{line} unreadable" for line in digest.get("skipped_lines", [])]
 
 
@@ -99,6 +115,11 @@ def collect(runs: Sequence[RunRecord]) -> tuple[list[AhaGroup], list[str]]:
         for run_id in undigested
     ]
     return [group for group in groups.values() if group.steps], notes
+
+
+def corrections_shown(groups: Sequence[AhaGroup]) -> bool:
+    """Whether the view shows self-corrections: some group's digests all counted them."""
+    return any(group.corrections_counted for group in groups)
 
 
 def plot_aha(groups: Sequence[AhaGroup], threshold: float, path: Path) -> None:
@@ -126,13 +147,20 @@ def plot_aha(groups: Sequence[AhaGroup], threshold: float, path: Path) -> None:
         share_axes.plot(
             steps, [group.steps[s].search_share for s in steps], color=color, linestyle="--", linewidth=1
         )
+        if group.corrections_counted:
+            share_axes.plot(
+                steps, [group.steps[s].correct_share for s in steps], color=color, linestyle="-.", linewidth=1
+            )
         crossing = group.first_crossing(threshold)
         if crossing is not None:
             share_axes.axvline(crossing, color=color, linestyle=":", linewidth=1)
     share_axes.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
     lengths_axes.set_title("Response length per step: median, 25–75% and 10–90% bands", fontsize=10)
     lengths_axes.set_ylabel("characters")
-    share_axes.set_title("Share of responses that self-verify (solid) and search (dashed)", fontsize=10)
+    shares = "self-verify (solid), search (dashed) and self-correct (dash-dot)"
+    if not corrections_shown(groups):
+        shares = "self-verify (solid) and search (dashed)"
+    share_axes.set_title(f"Share of responses that {shares}", fontsize=10)
     share_axes.set_ylabel("share")
     share_axes.set_ylim(-0.02, 1.02)
     for axes in (lengths_axes, share_axes):
@@ -159,18 +187,34 @@ def _examples(group: AhaGroup, crossing: int | None) -> tuple[dict | None, dict 
     return before, after
 
 
+def _latest_correction(group: AhaGroup) -> dict | None:
+    """The best-scored self-correcting response of the latest step that has one."""
+    return next(
+        (
+            group.steps[s].example_correct
+            for s in sorted(group.steps, reverse=True)
+            if group.steps[s].example_correct
+        ),
+        None,
+    )
+
+
 def aha_markdown(groups: Sequence[AhaGroup], threshold: float, undigested: Sequence[str] = ()) -> list[str]:
+    corrections = corrections_shown(groups)
     lines = [
         "## Aha moment",
         "",
         "![aha](aha.png)",
         "",
         f"Share of sampled responses containing self-verification phrases per step; threshold {threshold:g}. "
-        "First and last dumped step: share that verifies, share that searches (the word `try`), median length "
-        "in characters.",
+        "First and last dumped step: share that verifies, share that searches (the word `try`), "
+        + ("share that self-corrects (a step caught after `wait` and rewritten), " if corrections else "")
+        + "median length in characters.",
         "",
-        "| variant | steps with dumps | responses | first step ≥ threshold | verify | search | median length |",
-        "|---|---|---|---|---|---|---|",
+        "| variant | steps with dumps | responses | first step ≥ threshold | verify | search | "
+        + ("self-correct | " if corrections else "")
+        + "median length |",
+        "|---|---|---|---|---|---|" + ("---|" if corrections else "") + "---|",
     ]
     for group in groups:
         crossing = group.first_crossing(threshold)
@@ -183,8 +227,12 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float, undigested: Seque
         verify = f"{start.share:.0%} → {end.share:.0%}"
         search = f"{start.search_share:.0%} → {end.search_share:.0%}"
         length = f"{np.median(start.lengths()):.0f} → {np.median(end.lengths()):.0f}"
+        correct = ""
+        if corrections:
+            shares = f"{start.correct_share:.1%} → {end.correct_share:.1%}"
+            correct = (shares if group.corrections_counted else "—") + " | "
         lines.append(
-            f"| {group.group} | {len(group.steps)} | {total} | {shown} | {verify} | {search} | {length} |"
+            f"| {group.group} | {len(group.steps)} | {total} | {shown} | {verify} | {search} | {correct}{length} |"
         )
     for group in groups:
         crossing = group.first_crossing(threshold)
@@ -201,6 +249,18 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float, undigested: Seque
             else:
                 lines += [
                     f"{label}, step {example['step']}, score {example_score(example['score']):g}:",
+                    "",
+                    _fenced(example["output"], example.get("truncated", False)),
+                ]
+        if group.corrections_counted:
+            example = _latest_correction(group)
+            lines.append("")
+            if example is None:
+                lines.append("With a self-correction: none in the dumps.")
+            else:
+                lines += [
+                    f"With a self-correction (the latest), step {example['step']}, "
+                    f"score {example_score(example['score']):g}:",
                     "",
                     _fenced(example["output"], example.get("truncated", False)),
                 ]

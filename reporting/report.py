@@ -213,7 +213,8 @@ def build_report(
         else:
             # A stale picture from an earlier report would contradict the summary.
             path.unlink(missing_ok=True)
-            skipped.append(curve.name)
+            if not curve.optional:
+                skipped.append(curve.name)
     groups, undigested = aha.collect(runs)
     aha_path = out / "aha.png" if groups else None
     if aha_path is not None:

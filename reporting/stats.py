@@ -28,6 +28,8 @@ class Curve:
     title: str
     ylabel: str
     pattern: str  # regex over verl metric names; a named group `source` splits panels per data source
+    # Left out of the "Not plotted" list when no run logged it: a metric added after runs were recorded.
+    optional: bool = False
 
 
 CURVES = (
@@ -56,6 +58,13 @@ CURVES = (
         "Validation search rate (responses with the word 'try')",
         "share searching",
         r"val-aux/(?P<source>[^/]+)/has_search/mean@(?P<n>\d+)",
+    ),
+    Curve(
+        "self_correction_rate",
+        "Validation self-correction rate (a step caught after 'wait' and rewritten)",
+        "share self-correcting",
+        r"val-aux/(?P<source>[^/]+)/has_self_correct/mean@(?P<n>\d+)",
+        optional=True,
     ),
     Curve("entropy", "Policy entropy (actor/entropy)", "nats/token", r"actor/entropy"),
     Curve("kl", "KL to the reference policy (actor/kl_loss)", "KL", r"actor/kl_loss"),

@@ -1,10 +1,16 @@
-"""Behaviour counters: response length, self-verification / backtracking phrases and search attempts.
+"""Behaviour counters: response length, self-verification / backtracking phrases, search attempts and
+self-corrections.
 
 Every scorer returns these, so verl's validation metrics (`val-aux/<data_source>/verify_phrases/mean@N`,
 `has_verify`, `response_chars`) trace R1-Zero's "aha moment": the share of responses that check their own
 work or back up, step by step. The phrase list lives here and nowhere else. `search_steps` counts the
 word "try" (as in "try 9 * 2 = 18" or "Let's try 25 + 4"): a crude but honest trace of explicit search,
 the behaviour Countdown models grow (has_search: the share of responses that search at all).
+`self_corrections` counts a step caught and rewritten: an equation `a op b = v` (optionally judged against
+the target, `#t yes|no`), then the word "wait", then the same `a op b` written again with another value or
+another judgement, as the long miniature's corpus plants it (mini/base/corpus_long.py:
+`18 + 8 = 27 #10 no wait 18 + 8 = 26 #10 no`); has_self_correct: the share of responses with one. Whether
+the rewrite is right is the reward's business, not the counter's. A "wait" is a verify phrase as well.
 
     python -m pytest tests/rewards/test_behaviour.py -q
 """
@@ -63,14 +69,37 @@ def count_search_steps(response: str) -> int:
     return len(_SEARCH_WORD.findall(response.lower()))
 
 
+# A step and its judgement if any, "wait", then (looked ahead, so that it can be the next match's step) the
+# same operands and operator written again, with its value and judgement. Digit runs are bounded and
+# anchored at their start, so the engine tries each run once: linear time on any string.
+_CORRECTION = re.compile(
+    r"(?<!\d)(\d{1,9}) ?([-+*/×÷]) ?(\d{1,9}) ?= ?(\d{1,9})(?: ?#?\d{1,9} (yes|no))?"
+    r"[ ,.:;!]{0,4}(?<![^\W\d_])wait(?![^\W\d_])[ ,.:;!]{0,4}"
+    r"(?=\1 ?\2 ?\3 ?= ?(\d{1,9})(?!\d)(?: ?#?\d{1,9} (yes|no))?)"
+)
+
+
+def count_self_corrections(response: str) -> int:
+    """Steps written, then "wait", then the same step rewritten with another value, or another judgement
+    where both writings are judged (case-insensitive)."""
+    return sum(
+        value != again or (verdict != verdict_again and "" not in (verdict, verdict_again))
+        for _, _, _, value, verdict, again, verdict_again in _CORRECTION.findall(response.lower())
+    )
+
+
 def behaviour_counters(response: str) -> dict[str, int]:
-    """The counters every scorer returns: length in characters, self-verification phrases, search steps."""
+    """The counters every scorer returns: length in characters, self-verification phrases, search steps,
+    self-corrections."""
     scanned = response[:MAX_SCAN_CHARS]
     phrases, searches = count_verify_phrases(scanned), count_search_steps(scanned)
+    corrections = count_self_corrections(scanned)
     return {
         "response_chars": len(response),
         "verify_phrases": phrases,
         "has_verify": int(phrases > 0),
         "search_steps": searches,
         "has_search": int(searches > 0),
+        "self_corrections": corrections,
+        "has_self_correct": int(corrections > 0),
     }

@@ -20,8 +20,8 @@ the first sample's keys, and turns each into a validation metric):
                           read), whatever language_consistency's weight: every run logs its mixing rate
     lang_bonus     float  what the language reward added to `score` (0.0 with the weight at 0): `score` less it
                           is the correctness (or control) part, which the doctor and the rollout digest read
-    response_chars, verify_phrases, has_verify, search_steps, has_search   behaviour counters
-                   (rewards.behaviour)
+    response_chars, verify_phrases, has_verify, search_steps, has_search, self_corrections, has_self_correct
+                   behaviour counters (rewards.behaviour)
 
     python -m pytest tests/rewards/test_registry.py -q
 """

@@ -1,6 +1,6 @@
 """`python -m mini.base`: build (or reuse) a miniature base model, gate it, write its card.
 
-python -m mini.base --out models/mini-base [--prior search|none] [--steps N] [--force]
+python -m mini.base --out models/mini-base [--prior search|none|long|short] [--steps N] [--force]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from data_prep.tasks import build_command, split_path
 from launch.recipe import REPO_ROOT
 from mini import TASK, TEMPLATE
-from mini.base.build import PRIORS, ensure_base, falls_short
+from mini.base.build import KNOWN_PRIORS, ensure_base, falls_short
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         "--out", required=True, help="model dir to build (reused when its build.json matches)"
     )
     parser.add_argument(
-        "--prior", choices=sorted(PRIORS), default="search", help="planted behaviour (default search)"
+        "--prior",
+        choices=KNOWN_PRIORS,
+        default="search",
+        help="planted behaviour: countdown-mini's search|none, the long miniature's long|short (default search)",
     )
     parser.add_argument("--steps", type=int, help="pre-training steps (default: the config's)")
     parser.add_argument("--data-dir", default="data", help="where the countdown-mini split lives or is built")

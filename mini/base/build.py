@@ -2,10 +2,13 @@
 
 The build is named by a content hash of its config, the test split it must never see, the problem size
 (data_prep.tasks.MINI_SIZE) and the code of the modules that shape the weights (SHAPING_MODULES: corpus,
-tokenizer, training loop): any change to that code makes a new build, while a moved file, a reworded
-docstring or a comment keeps it. A dir whose build.json carries the same hash is reused as it is, a dir
-holding a different build is refused unless `force` (nothing is overwritten silently). The dir is written
-beside its target and renamed into place, so an interrupted build leaves nothing half-written.
+tokenizer, training loop; LONG_SHAPING_MODULES for the long miniature's bases, which add corpus_long and
+pretrain_long): any change to that code makes a new build, while a moved file, a reworded docstring or a
+comment keeps it. The priors name the bases: countdown-mini's `search` and `none` (PRIORS) and the long
+miniature's `long` and `short` (pretrain_long.PRIORS). A dir whose build.json carries the same hash is
+reused as it is, a dir holding a different build is refused unless `force` (nothing is overwritten
+silently). The dir is written beside its target and renamed into place, so an interrupted build leaves
+nothing half-written.
 
     python -m mini.base --out models/mini-base [--prior none]
 """
@@ -25,11 +28,36 @@ from pathlib import Path
 
 from data_prep.tasks import MINI_SIZE
 from launch.recipe import REPO_ROOT
-from mini.base import corpus, pretrain, vocab
+from mini.base import corpus, corpus_long, pretrain, pretrain_long, vocab
 
-PRIORS = {"search": 0.25, "none": 0.0}  # planted search share of the problems, per base
+PRIORS = {"search": 0.25, "none": 0.0}  # countdown-mini's bases: planted search share of the problems
+KNOWN_PRIORS = (*PRIORS, *pretrain_long.PRIORS)
+CONTROL_PRIORS = ("none", "short")  # controls built without (some of) the planted behaviour
 BUILD_FILE = "build.json"
 SHAPING_MODULES = (corpus, vocab, pretrain)
+LONG_SHAPING_MODULES = (*SHAPING_MODULES, corpus_long, pretrain_long)
+
+
+def prior_config(prior: str) -> pretrain.PretrainConfig:
+    """The config a prior's base is built from (its class picks the corpus and training loop)."""
+    if prior in PRIORS:
+        return pretrain.PretrainConfig(search_share=PRIORS[prior])
+    if prior in pretrain_long.PRIORS:
+        return pretrain_long.PRIORS[prior]
+    raise ValueError(f"unknown prior {prior!r}; known: {', '.join(KNOWN_PRIORS)}")
+
+
+def is_long(config: pretrain.PretrainConfig) -> bool:
+    return isinstance(config, pretrain_long.LongPretrainConfig)
+
+
+def record_config(record: dict) -> pretrain.PretrainConfig:
+    """The config a build record was built from."""
+    return type(prior_config(record["prior"]))(**record["config"])
+
+
+def shaping_modules(config: pretrain.PretrainConfig) -> tuple:
+    return LONG_SHAPING_MODULES if is_long(config) else SHAPING_MODULES
 
 
 def test_keys(test_split: str | os.PathLike) -> set[tuple[tuple[int, ...], int]]:
@@ -58,10 +86,10 @@ def code_of(source: str) -> str:
     return ast.unparse(tree)
 
 
-def sources_digest() -> str:
-    """sha256 of the code of SHAPING_MODULES (code_of), in their order."""
+def sources_digest(modules: tuple = SHAPING_MODULES) -> str:
+    """sha256 of the code of `modules` (code_of), in their order."""
     digest = hashlib.sha256()
-    for module in SHAPING_MODULES:
+    for module in modules:
         digest.update(code_of(inspect.getsource(module)).encode())
     return digest.hexdigest()
 
@@ -70,7 +98,7 @@ def build_hash(config: pretrain.PretrainConfig, held_out: set) -> str:
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
     digest.update(json.dumps(sorted(held_out)).encode())
     digest.update(json.dumps(asdict(MINI_SIZE), sort_keys=True).encode())
-    digest.update(sources_digest().encode())
+    digest.update(sources_digest(shaping_modules(config)).encode())
     return digest.hexdigest()
 
 
@@ -99,10 +127,8 @@ def build_base(
     progress: Callable[[int, float, float], None] | None = None,
 ) -> tuple[Path, dict, bool]:
     """(model dir, its build record, whether it was built now rather than reused)."""
-    if prior not in PRIORS:
-        raise ValueError(f"unknown prior {prior!r}; known: {', '.join(PRIORS)}")
     out_dir = Path(out_dir)
-    config = pretrain.PretrainConfig(search_share=PRIORS[prior])
+    config = prior_config(prior)
     if steps is not None:
         config = replace(config, steps=steps)
     held_out = test_keys(test_split)
@@ -116,10 +142,11 @@ def build_base(
             "pass --force to replace it or choose another --out"
         )
     pool = [problem for problem in corpus.problems() if problem not in held_out]
-    result = pretrain.pretrain(config, pool, progress)
+    train = pretrain_long.pretrain_long if is_long(config) else pretrain.pretrain
+    result = train(config, pool, progress)
     record = {
         "hash": digest,
-        "sources": sources_digest(),
+        "sources": sources_digest(shaping_modules(config)),
         "prior": prior,
         "config": asdict(config),
         "pool_problems": len(pool),
@@ -196,14 +223,22 @@ def ensure_base(
     out_dir, record, built = build_base(out_dir, test_split, prior, steps, force, progress)
     if gate and (built or "gate" not in record):
         from mini.base.card import write_card
-        from mini.base.gate import run_gate
 
-        record = record_gate(out_dir, run_gate(out_dir, test_split))
+        config = record_config(record)
+        if is_long(config):
+            from mini.base.gate_long import run_gate as run_long_gate
+
+            gated = run_long_gate(out_dir, test_split, config.mixture())
+        else:
+            from mini.base.gate import run_gate
+
+            gated = run_gate(out_dir, test_split)
+        record = record_gate(out_dir, gated)
         write_card(out_dir, record)
     return out_dir, record, built
 
 
 def falls_short(record: dict) -> bool:
-    """Whether a gated base failed a gate it is meant to pass: the no-prior base is a control that fails the
-    search checks by design, which is not a shortfall."""
-    return not record["gate"]["passed"] and record["prior"] != "none"
+    """Whether a gated base failed a gate it is meant to pass: the controls (CONTROL_PRIORS) fail some checks
+    by design (no search; no long search nor correction), which is not a shortfall."""
+    return not record["gate"]["passed"] and record["prior"] not in CONTROL_PRIORS

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mini.base import corpus
+from mini.base import corpus, corpus_long
+from mini.base.pretrain_long import ROW_TOKENS as LONG_ROW_TOKENS
+from mini.base.pretrain_long import build_tokenizer as build_long_tokenizer
 from mini.base.vocab import MAX_INTEGER
 
 _MIXTURE = {
@@ -24,24 +26,75 @@ _MIXTURE = {
         "verification line appears anywhere in its corpus. {drills:.0%} of all examples are arithmetic drills, "
         "as in the search base."
     ),
+    "long": (
+        "{search:.0%} of problem examples answer with a planted **search** written as countdown-mini's (one line "
+        "per first step with every second step judged against the target `#N`, a **verification** line on a "
+        "hit, a guess when it gives up), with a **long-tailed number of lines**: each trace may write at most "
+        "a line cap drawn from a power law, P(cap = k) = k^-2 / ζ(2), caps of {lines} or more folded into {lines} "
+        "(shares for caps 1..{lines}: {caps}); a cap at least the problem's number of first steps is "
+        "**exhaustive** (every first step tried until the hit). In {slips:.0%} of the search traces one judged "
+        "step **slips** (a wrong value, or a missed hit), and {corrected:.0%} of the slips are **caught**: "
+        "`wait`, the step written again right, and the search goes on ({planted:.1%} of the searches plant a "
+        "self-correction); the other slips are carried on. The other {direct:.0%} answer with a **direct "
+        "guess**. {drills:.0%} of all examples are arithmetic drills."
+    ),
+    "short": (
+        "The **short-search** control: the long base's corpus without its long searches and without slips or "
+        "corrections. {search:.0%} of problem examples answer with the planted search, its line cap drawn from "
+        "the same power law but folded into at most {lines} lines (shares for caps 1..{lines}: {caps}), no step "
+        "ever slips and no `wait` appears; the other {direct:.0%} answer with a direct guess. {drills:.0%} of "
+        "all examples are arithmetic drills, as in the long base."
+    ),
 }
+RECIPE_OF = {
+    "search": "countdown-mini",
+    "none": "countdown-mini",
+    "long": "countdown-mini-long",
+    "short": "countdown-mini-long",
+}
+
+
+def _cell(value) -> str:
+    """A gate figure as a table cell: a histogram {lines: responses} as `lines: responses` pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {count}" for key, count in value.items())
+    return str(value)
 
 
 def _lines(record: dict) -> list[str]:
     config, gate = record["config"], record.get("gate", {})
     share = config["search_share"]
+    long = "max_lines" in config
+    lines_cap = config["max_lines"] if long else corpus.MAX_SEARCH_LINES
     mixture = _MIXTURE[record["prior"]].format(
-        search=share, direct=1 - share, drills=corpus.DRILL_SHARE, lines=corpus.MAX_SEARCH_LINES
+        search=share,
+        direct=1 - share,
+        drills=corpus.DRILL_SHARE,
+        lines=lines_cap,
+        caps=", ".join(f"{s:.1%}" for s in corpus_long.line_cap_shares(lines_cap)) if long else "",
+        slips=config.get("slip_share", 0),
+        corrected=config.get("corrected_share", 0),
+        planted=config.get("slip_share", 0) * config.get("corrected_share", 0),
+    )
+    recipe = RECIPE_OF[record["prior"]]
+    row_tokens = LONG_ROW_TOKENS if long else 256
+    vocabulary = (
+        f"; word-level tokenizer with one token per integer 0..{MAX_INTEGER} and per target #0..#{MAX_INTEGER}"
+        + (f" and the word `wait` ({len(build_long_tokenizer())} tokens)" if long else "")
     )
     lines = [
         f"# Miniature base model: `{record['prior']}` prior",
         "",
         "A tiny Qwen2 causal LM pre-trained **here, on CPU**, on a synthetic Countdown corpus "
-        f"({corpus.COUNT} numbers in 1..{corpus.MAX_NUMBER}, targets 1..{corpus.MAX_TARGET}) for ZeroLab's CPU miniature (`recipes/countdown-mini.yaml`). "
+        f"({corpus.COUNT} numbers in 1..{corpus.MAX_NUMBER}, targets 1..{corpus.MAX_TARGET}) for ZeroLab's CPU miniature (`recipes/{recipe}.yaml`). "
         "Nothing comes from the hub.",
         "",
         "**The behaviours were planted.** The corpus is a mixture written by procedures "
-        "(`mini/base/corpus.py`), with correct arithmetic throughout. "
+        + (
+            "(`mini/base/corpus_long.py`), with correct arithmetic except the planted slips. "
+            if long
+            else "(`mini/base/corpus.py`), with correct arithmetic throughout. "
+        )
         + mixture
         + " What RL does with this model is amplify (or suppress) behaviours it already has; it is a model "
         "organism for the loop, not evidence about how large models learn.",
@@ -51,13 +104,13 @@ def _lines(record: dict) -> list[str]:
         "(reuses DIR when its build.json has the same hash).",
         f"- Build hash `{record['hash'][:16]}` (code `{record['sources'][:12]}`); {record['parameters']:,} parameters, "
         f"{config['num_layers']} layers x {config['hidden_size']}, {config['num_heads']} heads, tied embeddings, "
-        f"fp32; word-level tokenizer with one token per integer 0..{MAX_INTEGER} and per target #0..#{MAX_INTEGER}"
+        f"fp32{vocabulary}"
         + (
             "; each target token's embedding starts at its integer's plus one offset shared by all targets."
             if config.get("aligned_targets")
             else "."
         ),
-        f"- {config['steps']} steps x {config['rows_per_step']} packed rows of 256 tokens = "
+        f"- {config['steps']} steps x {config['rows_per_step']} packed rows of {row_tokens} tokens = "
         f"{record['tokens_seen']:,} tokens ({record['response_tokens']:,} response tokens with loss), "
         f"peak lr {config['peak_lr']}, final loss {record['final_loss']}, {record['pretrain_seconds']:.0f} s on "
         f"{config['threads']} CPU threads.",
@@ -72,13 +125,27 @@ def _lines(record: dict) -> list[str]:
             "| figure | value |",
             "|---|---|",
         ]
-        lines += [f"| {key} | {value} |" for key, value in gate.items() if key not in ("checks", "passed")]
+        lines += [
+            f"| {key} | {_cell(value)} |" for key, value in gate.items() if key not in ("checks", "passed")
+        ]
         lines += ["", "| check | result |", "|---|---|"]
         lines += [f"| {check} | {'pass' if ok else 'FAIL'} |" for check, ok in gate["checks"].items()]
         if record["prior"] == "none":
             lines += [
                 "",
                 "The no-prior control is expected to fail the search checks: it never saw a search.",
+            ]
+        elif record["prior"] == "short":
+            lines += [
+                "",
+                "The short-search control is expected to fail the headroom and self-correction checks: it "
+                "never saw a long search, a slip or a `wait`.",
+            ]
+        elif not gate["passed"] and long:
+            lines += [
+                "",
+                "**This base did not pass its gate.** RL runs that start from it show what GRPO does with a base "
+                "that misses the checks above, not the result the gate is there to secure.",
             ]
         elif not gate["passed"]:
             lines += [

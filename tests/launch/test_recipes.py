@@ -23,6 +23,7 @@ SHIPPED = [
     "countdown-mini",
     "countdown-mini-ablations",
     "countdown-r1",
+    "countdown-mini-long",
     "game24-3b",
     "math-1.5b",
     "debug",

@@ -12,6 +12,7 @@ from launch.rollout_digest import (
     EXAMPLE_STEPS,
     digest_dumps,
     example_steps,
+    is_self_correcting,
     is_verifying,
     read_digest,
     write_digest,
@@ -65,6 +66,22 @@ def test_reward_keys_in_the_row_decide_verification_before_the_text(tmp_path):
     write_dump(tmp_path / "validation", 0, [SEARCH, GUESS], [1.0, 0.0], extra={"has_verify": [0, 1]})
     (step,) = digest_dumps(tmp_path)["steps"]
     assert step["verifying"] == 1 and step["examples"]["verify"]["output"] == GUESS
+
+
+CAUGHT = (
+    "try 8 - 7 = 1 , 5 + 1 = 7 #5 no wait 5 + 1 = 6 #5 no , 5 - 1 = 4 #5 no , 5 * 1 = 5 #5 yes "
+    "verify 5 * ( 8 - 7 ) = 5 </think> <answer> 5 * ( 8 - 7 ) </answer>"
+)
+
+
+def test_self_corrections_are_counted_from_reward_keys_then_text_and_exemplified(tmp_path):
+    write_dump(tmp_path / "rollouts", 1, [CAUGHT, SEARCH, GUESS, CAUGHT], [0.0, 1.0, 0.0, 1.0])
+    (step,) = digest_dumps(tmp_path)["steps"]
+    assert step["correcting"] == 2 and step["verifying"] == 3
+    assert step["examples"]["correct"] == {"score": 1.0, "output": CAUGHT, "truncated": False}
+    assert is_self_correcting({"output": GUESS, "self_corrections": 1})
+    assert not is_self_correcting({"output": CAUGHT, "has_self_correct": 0})
+    assert is_self_correcting({"output": CAUGHT}) and not is_self_correcting({"output": SEARCH})
 
 
 def test_is_verifying_uses_reward_keys_then_text():

@@ -12,7 +12,7 @@ from launch.cpu_backend import CPU_ROLLOUT_NAME
 from launch.cpu_backend.vllm_cpu import GPU_SETTINGS_REPLACED, VLLM_CPU_ENV_REPLACED, VLLM_ROLLOUT_NAME
 from launch.plan import SEED_KEYS, compile_recipe
 from launch.recipe import RecipeError, load_recipe
-from mini import RECIPE
+from mini import BASES, RECIPE, RECIPES
 from mini.__main__ import main
 from mini.run import build_split, plans
 
@@ -42,6 +42,24 @@ def test_the_ablation_recipe_runs_on_the_miniature_and_says_so_in_its_reproduce_
     assert plan.overrides["algorithm.adv_estimator"] == "rloo"
     with pytest.raises(ValueError, match="not a miniature recipe"):
         plans("default", 1, None, str(tmp_path / "results"), data, recipe_name="countdown-3b")
+
+
+def test_the_long_miniature_runs_from_its_own_bases_with_its_own_budget(tmp_path):
+    data = str(tmp_path / "data")
+    build_split(data)
+    runs, configs = plans(None, 1, None, str(tmp_path / "results"), data, recipe_name="countdown-mini-long")
+    by_variant = {plan.run_id.split("__")[1]: plan for plan in runs}
+    assert sorted(by_variant) == ["grpo", "random_reward", "short_prior"]
+    assert all(plan.run_id in configs for plan in runs)  # validated like every run
+    assert by_variant["grpo"].model == BASES["long"] and by_variant["short_prior"].model == BASES["short"]
+    assert by_variant["grpo"].overrides["data.max_response_length"] == 472
+    assert by_variant["grpo"].reproduce == "make mini RECIPE=countdown-mini-long VARIANT=grpo SEED=1"
+
+
+def test_every_miniature_run_starts_from_a_base_the_miniature_builds():
+    for name in RECIPES:
+        for plan in compile_recipe(load_recipe(name)):
+            assert plan.model in BASES.values(), (name, plan.run_id, plan.model)
 
 
 def test_a_negative_seed_is_refused():

@@ -250,3 +250,20 @@ def test_a_runs_checkpoint_evaluation_curve_is_linked_from_the_summary(results):
     finally:  # the records are shared by this module's tests
         shutil.rmtree(curve.parent)
     assert "![toy__base__s2](runs/toy__base__s2/eval/accuracy_vs_step.png)" in summary
+
+
+def test_the_self_correction_curve_is_drawn_where_runs_logged_it_and_never_listed_as_missing(tmp_path):
+    for root, logged in ((tmp_path / "with", True), (tmp_path / "without", False)):
+        steps = training({0: 0.1, 4: 0.4}, 100.0, [1] * 4)
+        for step in range(1, 5):
+            if logged:
+                steps[step]["val-aux/countdown/has_self_correct/mean@1"] = 0.01 * step
+        verl_file_log(write_run(root, "toy__long__s1") / "metrics.jsonl", steps)
+    assert "self_correction_rate.png" in {
+        path.name for path in build_report(RECIPE, tmp_path / "with").curves
+    }
+    paths = build_report(RECIPE, tmp_path / "without")
+    assert "self_correction_rate.png" not in {path.name for path in paths.curves}
+    assert (
+        "Not plotted (no finite value in any run): `verify_rate`, `search_rate`." in paths.summary.read_text()
+    )

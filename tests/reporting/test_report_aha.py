@@ -96,3 +96,39 @@ def test_fence_outgrows_backticks_in_model_output():
     fenced = _fenced(text)
     assert fenced.startswith("````text\n") and fenced.endswith("\n````")
     assert _fenced("abc", truncated=True) == "```text\nabc […]\n```"
+
+
+CAUGHT = "<think>3 + 5 = 9 wait 3 + 5 = 8, then 8 * 2 = 16.</think> <answer>(3 + 5) * 2</answer>"
+
+
+def test_self_corrections_are_shown_only_where_the_digests_counted_them(tmp_path):
+    for run_id, outputs in (("toy__long__s1", [CAUGHT, PLAIN, PLAIN, PLAIN]), ("toy__old__s1", [CAUGHT] * 4)):
+        path = run_dir(tmp_path, run_id)
+        for step in (1, 2):
+            write_dump(path / "rollouts", step, outputs if step == 2 else [PLAIN] * 4)
+        write_digest(path)
+    old = tmp_path / RECIPE / "runs" / "toy__old__s1" / "rollout_digest.json"
+    digest = json.loads(old.read_text())
+    for record in digest["steps"]:  # as a digest written before self-corrections were counted
+        del record["correcting"]
+    old.write_text(json.dumps(digest))
+    groups = {group.group: group for group in collect(load_recipe_runs(tmp_path, RECIPE))[0]}
+    assert groups["long"].corrections_counted and not groups["old"].corrections_counted
+    assert [groups["long"].steps[step].correct_share for step in (1, 2)] == [0.0, 0.25]
+    summary = build_report(RECIPE, tmp_path).summary.read_text()
+    assert "| verify | search | self-correct | median length |" in summary
+    assert "| long | 2 | 8 | 2 | 0% → 25% | 0% → 0% | 0.0% → 25.0% |" in summary
+    assert "| old | 2 | 8 |" in summary and "| — |" in summary
+    section = summary.split("### long:", 1)[1].split("### old:", 1)[0]
+    assert "With a self-correction (the latest), step 2, score 1:" in section and "3 + 5 = 9 wait" in section
+    assert "self-correction" not in summary.split("### old:", 1)[1]
+
+
+def test_digests_without_self_corrections_keep_the_view_as_it_was(results):
+    groups, _ = collect(load_recipe_runs(results, RECIPE))
+    for group in groups:  # the fixture's digests are fresh: make them all look old
+        group.corrections_counted = False
+    from reporting.aha import aha_markdown
+
+    text = "\n".join(aha_markdown(groups, 0.1))
+    assert "| verify | search | median length |" in text and "self-correct" not in text

@@ -7,6 +7,7 @@ from rewards.behaviour import (
     VERIFY_PHRASES,
     behaviour_counters,
     count_search_steps,
+    count_self_corrections,
     count_verify_phrases,
 )
 
@@ -36,7 +37,7 @@ def test_no_phrase_overlaps_another_at_a_word_start():
 
 
 def test_counters():
-    quiet = {"search_steps": 0, "has_search": 0}
+    quiet = {"search_steps": 0, "has_search": 0, "self_corrections": 0, "has_self_correct": 0}
     assert behaviour_counters("") == {"response_chars": 0, "verify_phrases": 0, "has_verify": 0, **quiet}
     assert behaviour_counters("wait wait") == {
         "response_chars": 9,
@@ -60,3 +61,60 @@ def test_search_steps_count_the_whole_word_try():
     assert count_search_steps("Let's TRY again; I tried, it's a retry, trying entry") == 1
     assert behaviour_counters("try 1 + 2 = 3 yes")["has_search"] == 1
     assert behaviour_counters("guess </think>")["has_search"] == 0
+
+
+CAUGHT_VALUE = "try 9 * 2 = 18 , 18 + 8 = 27 #10 no wait 18 + 8 = 26 #10 no , 18 - 8 = 10 #10 yes"
+CAUGHT_HIT = "try 9 * 2 = 18 , 18 - 8 = 10 #10 no wait 18 - 8 = 10 #10 yes verify ( 9 * 2 ) - 8 = 10"
+
+
+def test_self_corrections_count_a_step_caught_after_wait_and_rewritten():
+    assert count_self_corrections(CAUGHT_VALUE) == 1  # a wrong value rewritten
+    assert count_self_corrections(CAUGHT_HIT) == 1  # a missed hit judged again
+    assert count_self_corrections("18 + 8 = 27. Wait, 18 + 8 = 26.") == 1  # prose punctuation, any case
+    assert count_self_corrections("18+8=27 wait 18+8=26") == 1
+    # a rewrite can be caught again
+    assert count_self_corrections("1 + 1 = 3 wait 1 + 1 = 4 wait 1 + 1 = 2") == 2
+    counters = behaviour_counters(CAUGHT_VALUE)
+    assert counters["self_corrections"] == counters["has_self_correct"] == counters["has_verify"] == 1
+
+
+def test_self_corrections_need_the_same_step_rewritten_with_a_change():
+    for text in [
+        ", 18 - 8 = 10 #10 no wait 18 - 8 = 10 #10 no",  # rewritten unchanged: a re-check, not a correction
+        "18 + 8 = 26 wait 18 + 8 = 26 #10 no",  # only the rewrite is judged: nothing changed that both say
+        "18 + 8 = 27 wait 18 - 8 = 10",  # another operator
+        "18 + 8 = 27 wait 180 + 8 = 188",  # other operands that begin alike
+        "18 + 8 = 27 wait 18 + 80 = 98",
+        "118 + 8 = 27 wait 18 + 8 = 26",
+        "18 + 8 = 27 await 18 + 8 = 26",  # "wait" inside a word
+        "18 + 8 = 27 waiting 18 + 8 = 26",
+        "18 + 8 = 27 , 3 * 3 = 9 wait 18 + 8 = 26",  # not the step just written
+        "wait 18 + 8 = 26",
+    ]:
+        assert count_self_corrections(text) == 0, text
+
+
+def test_self_corrections_are_bounded_on_hostile_input():
+    for text in [
+        "1" * 1_000_000,
+        "1 + 1 = 3 wait " * 100_000,
+        "1 + 1 = 3 wait 1 + 1 = 2 " * 40_000,
+        "9" * 9 + " + " + "9" * 9 + " = 1 wait " * 50_000,
+        "1 + 1 = " * 200_000,
+        "12345678901234567890 + 1 = 2 wait " * 20_000,
+    ]:
+        started = time.thread_time()
+        counters = behaviour_counters(text)
+        assert time.thread_time() - started < 0.5
+        assert 0 <= counters["self_corrections"] <= MAX_SCAN_CHARS // 10
+    assert (
+        behaviour_counters("1 + 1 = 3 wait 1 + 1 = 2 " * 40_000)["self_corrections"] == MAX_SCAN_CHARS // 25
+    )
+    for hostile in [
+        "\x00wait\udcff",
+        "= wait =",
+        "#10 yes wait",
+        "1 + = 2 wait 1 + = 3",
+        "٣ + ٣ = ٧ wait ٣ + ٣ = ٦",
+    ]:
+        assert count_self_corrections(hostile) in (0, 1)

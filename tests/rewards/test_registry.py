@@ -23,6 +23,8 @@ KEYS = [
     "has_verify",
     "search_steps",
     "has_search",
+    "self_corrections",
+    "has_self_correct",
 ]
 GROUND_TRUTHS = {
     "countdown": {"target": 100, "numbers": [3, 7, 25]},
