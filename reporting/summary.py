@@ -132,7 +132,9 @@ def runs_table(
 def reproduce_lines(recipe: str, runs: Sequence[RunRecord]) -> list[str]:
     # CPU-miniature runs are launched by `make mini` (which also builds their base), not by a GPU sweep.
     on_cpu = runs and all(str(run.meta.get("reproduce", "")).startswith("make mini") for run in runs)
-    whole = "make mini" if on_cpu else f"make sweep RECIPE={recipe}"
+    # `make mini [RECIPE=...]`: the runs' own command up to the variant they pick.
+    mini = {str(run.meta.get("reproduce", "")).split(" VARIANT=")[0] for run in runs}
+    whole = (mini.pop() if len(mini) == 1 else "make mini") if on_cpu else f"make sweep RECIPE={recipe}"
     if runs and all(map(is_distill, runs)):
         device = " --device cpu" if all(run.meta.get("device") == "cpu" for run in runs) else ""
         whole = f"python -m launch distill run {recipe}{device}"
