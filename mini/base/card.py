@@ -29,7 +29,8 @@ _MIXTURE = {
     "long": (
         "{search:.0%} of problem examples answer with a planted **search** written as countdown-mini's (one line "
         "per first step with every second step judged against the target `#N`, a **verification** line on a "
-        "hit, a guess when it gives up), with a **long-tailed number of lines**: each trace may write at most "
+        "hit, a guess when it gives up) but with the first steps in **one fixed order** (pairs as the prompt "
+        "shows them, then + - * /), so a search that goes on never repeats a line, and with a **long-tailed number of lines**: each trace may write at most "
         "a line cap drawn from a power law, P(cap = k) = k^-2 / ζ(2), caps of {lines} or more folded into {lines} "
         "(shares for caps 1..{lines}: {caps}); a cap at least the problem's number of first steps is "
         "**exhaustive** (every first step tried until the hit). In {slips:.0%} of the search traces one judged "

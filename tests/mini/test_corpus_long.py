@@ -64,6 +64,15 @@ def test_an_exhaustive_trace_tries_every_first_step_and_always_hits():
         assert score(hit, numbers, target)["acc"] == 1 and "guess" not in hit
 
 
+def test_a_planted_search_tries_the_first_steps_in_their_fixed_order():
+    rng, pool = random.Random(6), corpus.problems()
+    for numbers, target in rng.sample(pool, 300):
+        tried = tried_first_steps(corpus_long.search_response(numbers, target, rng, LONG))
+        listed = [first.text() for first, _ in corpus.first_steps(numbers)]
+        # Without the slip's rewritten step (a `wait` line repeats no first step) the lines are a prefix.
+        assert tried and tried == listed[: len(tried)]
+
+
 def test_short_caps_stop_early_and_most_planted_searches_are_short():
     rng, pool = random.Random(3), corpus.problems()
     lines = []
