@@ -38,7 +38,14 @@ from reporting.pipelines import pipeline_dirs, pipelines_summary
 from reporting.runs import ReportError, RunRecord, load_recipe_runs
 from reporting.stats import CURVES, Curve
 from reporting.students import is_distill, students_table
-from reporting.summary import STATS_NOTES, doctor_lines, notes_on_runs, reproduce_lines, runs_table
+from reporting.summary import (
+    STATS_NOTES,
+    behaviour_table,
+    doctor_lines,
+    notes_on_runs,
+    reproduce_lines,
+    runs_table,
+)
 
 SFT_LOSS = Curve("sft_loss", "SFT loss (train/loss, verl's SFT trainer)", "loss", r"train/loss")
 INDEX_START, INDEX_END = "<!-- report-index:start -->", "<!-- report-index:end -->"
@@ -75,6 +82,8 @@ def _summary_text(
     ]
     if flagged := notes_on_runs(runs):
         lines += ["", "Notes on aggregated runs:", *flagged]
+    if behaviour := behaviour_table(runs):
+        lines += ["", *behaviour]
     lines += ["", *doctor_lines(runs, findings)]
     lines += [
         "",

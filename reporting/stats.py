@@ -60,6 +60,13 @@ CURVES = (
         r"val-aux/(?P<source>[^/]+)/has_search/mean@(?P<n>\d+)",
     ),
     Curve(
+        "search_lines",
+        "Validation search lines (mean 'try' lines per response)",
+        "lines",
+        r"val-aux/(?P<source>[^/]+)/search_steps/mean@(?P<n>\d+)",
+        optional=True,
+    ),
+    Curve(
         "self_correction_rate",
         "Validation self-correction rate (a step caught after 'wait' and rewritten)",
         "share self-correcting",

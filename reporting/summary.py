@@ -16,6 +16,7 @@ from pathlib import Path
 from launch.doctor.checks import Finding
 from reporting.runs import RunRecord
 from reporting.stats import (
+    CURVES,
     TARGET_ACC,
     VAL_ACC,
     AccuracyStats,
@@ -23,6 +24,7 @@ from reporting.stats import (
     curve_keys,
     per_seed_mean,
     percent_cell,
+    series,
     steps_reached,
     steps_to_cell,
 )
@@ -126,6 +128,65 @@ def runs_table(
             lines.append(_row(group, run.seed_label, status + _doctor_cell([run], findings), [run], acc_keys))
     if not acc_keys:
         lines += ["", "No validation accuracy (`val-core/<source>/acc/mean@N`) in any run's metrics."]
+    return lines
+
+
+# The behaviours whose first and final validation the behaviour table gives (curve name, column, as a share).
+BEHAVIOURS = (
+    ("search_rate", "search %", True),
+    ("search_lines", "search lines", False),
+    ("verify_rate", "verify %", True),
+    ("self_correction_rate", "self-correct %", True),
+)
+
+
+def _first_final_cell(runs: Sequence[RunRecord], key: str, share: bool) -> str:
+    """`first → final ± std` over the seeds that validated `key` (each seed's first and last validation)."""
+    per_seed = [points for points in (series(run, key) for run in runs) if points]
+    if not per_seed:
+        return "—"
+    first = statistics.fmean(points[0][1] for points in per_seed)
+    final = _mean_std_cell([points[-1][1] for points in per_seed], share)
+    cell = f"{100 * first:.1f} → {final}" if share else f"{first:.2f} → {final}"
+    # Records older than a key lack it: say how many seeds the figure rests on.
+    return cell if len(per_seed) == len(runs) else f"{cell} ({len(per_seed)}/{len(runs)} seeds)"
+
+
+def _mean_std_cell(values: Sequence[float], share: bool) -> str:
+    scale, digits = (100, 1) if share else (1, 2)
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f"{scale * mean:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * statistics.stdev(values):.{digits}f}"
+
+
+def behaviour_table(runs: Sequence[RunRecord]) -> list[str]:
+    """Per variant, the behaviours the reward logs on held-out validation (rewards.behaviour: responses that
+    search, their mean number of search lines, responses that verify or correct a step), each seed's first
+    and final validation, mean (± std) over the cleanly finished seeds; [] when no run logged search lines."""
+    curves = {curve.name: curve for curve in CURVES}
+    clean = [run for run in runs if run.aggregated]
+    columns = [
+        (label, share, keys) for name, label, share in BEHAVIOURS if (keys := curve_keys(clean, curves[name]))
+    ]
+    if not any(label == "search lines" for label, _, _ in columns):
+        return []
+    header = ["variant", "seeds"] + [f"{label} ({source})" for label, _, keys in columns for source in keys]
+    lines = [
+        "## Behaviour on held-out validation",
+        "",
+        "Each seed's first → final validation, the final as mean ± std over seeds (rewards/behaviour.py counts "
+        "them: a response searches when it writes a `try` line; search lines are its `try` lines, 0 when it "
+        "does not search).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for group in dict.fromkeys(run.group for run in clean):
+        seeds = [run for run in clean if run.group == group]
+        cells = [group, ",".join(str(run.seed) for run in seeds)]
+        cells += [_first_final_cell(seeds, key, share) for _, share, keys in columns for key in keys.values()]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

@@ -267,3 +267,36 @@ def test_the_self_correction_curve_is_drawn_where_runs_logged_it_and_never_liste
     assert (
         "Not plotted (no finite value in any run): `verify_rate`, `search_rate`." in paths.summary.read_text()
     )
+
+
+def test_the_behaviour_table_gives_first_and_final_search_lines_per_variant(tmp_path):
+    # grpo: search lines 0 -> 2 and 0 -> 4 (final 3.00 ± 1.41); control: 0 -> 0.5, one seed without the
+    # self-correction key (an older record), so that cell says on how many seeds it rests.
+    specs = {
+        "toy__grpo__s1": ({2: 1.0, 4: 2.0}, 0.1),
+        "toy__grpo__s2": ({2: 1.0, 4: 4.0}, 0.3),
+        "toy__control__s1": ({2: 0.5, 4: 0.5}, None),
+        "toy__control__s2": ({2: 0.0, 4: 0.5}, 0.0),
+    }
+    for run_id, (lines, corrected) in specs.items():
+        steps = training({0: 0.1, 4: 0.4}, 100.0, [1] * 4)
+        steps[0]["val-aux/countdown/search_steps/mean@1"] = 0.0
+        for step, value in lines.items():
+            steps[step]["val-aux/countdown/search_steps/mean@1"] = value
+            if corrected is not None:
+                steps[step]["val-aux/countdown/has_self_correct/mean@1"] = corrected * step / 4
+        verl_file_log(write_run(tmp_path, run_id) / "metrics.jsonl", steps)
+    summary = build_report(RECIPE, tmp_path).summary.read_text()
+    section = summary.split("## Behaviour on held-out validation", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[0]: cells[1:]
+        for cells in ([c.strip() for c in line.strip("|").split(" | ")] for line in section.splitlines())
+        if cells[0] in {"grpo", "control"}
+    }
+    assert section.count("| variant | seeds | search lines (countdown) | self-correct % (countdown) |") == 1
+    assert rows["grpo"] == ["1,2", "0.00 → 3.00 ± 1.41", "10.0 → 20.0 ± 14.1"]
+    assert rows["control"] == ["1,2", "0.00 → 0.50 ± 0.00", "0.0 → 0.0 (1/2 seeds)"]
+    # Without search lines in any run there is no behaviour table.
+    bare = tmp_path / "bare"
+    verl_file_log(write_run(bare, "toy__grpo__s1") / "metrics.jsonl", training({0: 0.1}, 1.0, [1] * 4))
+    assert "## Behaviour" not in build_report(RECIPE, bare).summary.read_text()
