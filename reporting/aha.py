@@ -67,6 +67,16 @@ class AhaGroup:
     def first_crossing(self, threshold: float) -> int | None:
         return next((step for step in sorted(self.steps) if self.steps[step].share >= threshold), None)
 
+    def corrections_by_half(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(self-correcting, all) responses pooled over the first and over the second half of the dumped
+        steps: a rare behaviour's trend, which one step's share (often 0 of 128) cannot show."""
+        ordered = sorted(self.steps)
+        halves = ordered[: len(ordered) // 2], ordered[len(ordered) // 2 :]
+        return tuple(  # type: ignore[return-value]
+            (sum(self.steps[s].correcting for s in half), sum(self.steps[s].responses for s in half))
+            for half in halves
+        )
+
 
 def _better(current: dict | None, candidate: dict | None, step: int) -> dict | None:
     """The higher-scored example; the earlier run's wins a tie (as if their dumps were read in run order)."""
@@ -208,7 +218,12 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float, undigested: Seque
         "",
         f"Share of sampled responses containing self-verification phrases per step; threshold {threshold:g}. "
         "First and last dumped step: share that verifies, share that searches (the word `try`), "
-        + ("share that self-corrects (a step caught after `wait` and rewritten), " if corrections else "")
+        + (
+            "share that self-corrects (a step caught after `wait` and rewritten; beside it, self-correcting "
+            "out of all responses pooled over the first and the second half of the dumped steps), "
+            if corrections
+            else ""
+        )
         + "median length in characters.",
         "",
         "| variant | steps with dumps | responses | first step ≥ threshold | verify | search | "
@@ -229,7 +244,11 @@ def aha_markdown(groups: Sequence[AhaGroup], threshold: float, undigested: Seque
         length = f"{np.median(start.lengths()):.0f} → {np.median(end.lengths()):.0f}"
         correct = ""
         if corrections:
-            shares = f"{start.correct_share:.1%} → {end.correct_share:.1%}"
+            (early, early_total), (late, late_total) = group.corrections_by_half()
+            shares = (
+                f"{start.correct_share:.1%} → {end.correct_share:.1%} "
+                f"(halves: {early:,} of {early_total:,} → {late:,} of {late_total:,})"
+            )
             correct = (shares if group.corrections_counted else "—") + " | "
         lines.append(
             f"| {group.group} | {len(group.steps)} | {total} | {shown} | {verify} | {search} | {correct}{length} |"

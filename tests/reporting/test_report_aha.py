@@ -117,7 +117,7 @@ def test_self_corrections_are_shown_only_where_the_digests_counted_them(tmp_path
     assert [groups["long"].steps[step].correct_share for step in (1, 2)] == [0.0, 0.25]
     summary = build_report(RECIPE, tmp_path).summary.read_text()
     assert "| verify | search | self-correct | median length |" in summary
-    assert "| long | 2 | 8 | 2 | 0% → 25% | 0% → 0% | 0.0% → 25.0% |" in summary
+    assert "| long | 2 | 8 | 2 | 0% → 25% | 0% → 0% | 0.0% → 25.0% (halves: 0 of 4 → 1 of 4) |" in summary
     assert "| old | 2 | 8 |" in summary and "| — |" in summary
     section = summary.split("### long:", 1)[1].split("### old:", 1)[0]
     assert "With a self-correction (the latest), step 2, score 1:" in section and "3 + 5 = 9 wait" in section
