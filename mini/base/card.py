@@ -139,8 +139,9 @@ def _lines(record: dict) -> list[str]:
         elif record["prior"] == "short":
             lines += [
                 "",
-                "The short-search control is expected to fail the headroom and self-correction checks: it "
-                "never saw a long search, a slip or a `wait`.",
+                "The short-search control is expected to fail the self-correction check: it never saw a "
+                "slip or a `wait`. Its headroom is what it makes of lines it was never shown: made to go on "
+                "past its third line, it carries the fixed order on by itself.",
             ]
         elif not gate["passed"] and long:
             lines += [
