@@ -12,7 +12,8 @@ Counting rules (the single home of them): a response self-verifies when the row'
 `verify_phrases` reward keys say so, else when the rewards' phrase list (rewards/behaviour.py) finds a
 phrase in its text (verl 0.9.1's default trainer dumps rows without reward extra info); it self-corrects
 when the `has_self_correct` / `self_corrections` keys say so, else when rewards.behaviour finds a step
-caught and rewritten after "wait" in its text; it searches when it has the word "try"; its length is
+caught and rewritten after "wait" in its text; it searches when it has the word "try" (or 试, the language
+miniature's: rewards.behaviour.count_search_steps); its length is
 `response_chars` when present, else the length of its text. Digests written before self-corrections were
 counted have no `correcting` field; the report then shows no self-correction figures for them.
 """
