@@ -16,7 +16,7 @@ from launch.hardware import RECIPE_CHOICE
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR
 from launch.recipe import RecipeError, load_profile
 from launch.validate import RunInvalid
-from mini import RECIPE, RECIPES
+from mini import R1_RECIPE, RECIPE, RECIPES
 from mini.run import ROLLOUTS, run_mini
 from reporting.cli import report_main
 
@@ -62,19 +62,34 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line: str) -> None:
         print(f"=== mini: {line}", flush=True)
 
+    if args.recipe == R1_RECIPE and (args.steps or args.rollout != ROLLOUTS[0]):
+        parser.error(f"{R1_RECIPE} runs pipelines of stages with the recipe's own steps on {ROLLOUTS[0]}")
     try:
-        failed = run_mini(
-            args.variant,
-            args.seed,
-            args.steps,
-            args.results_dir,
-            args.data_dir,
-            args.rerun,
-            progress,
-            args.rollout,
-            args.checkpoints_dir,
-            args.recipe,
-        )
+        if args.recipe == R1_RECIPE:  # multi-stage: R1's arms as pipelines (mini/r1.py)
+            from mini.r1 import run_r1
+
+            failed = run_r1(
+                args.variant,
+                args.seed,
+                args.results_dir,
+                args.data_dir,
+                args.rerun,
+                progress,
+                args.checkpoints_dir,
+            )
+        else:
+            failed = run_mini(
+                args.variant,
+                args.seed,
+                args.steps,
+                args.results_dir,
+                args.data_dir,
+                args.rerun,
+                progress,
+                args.rollout,
+                args.checkpoints_dir,
+                args.recipe,
+            )
     except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
         print(f"mini: error: {error}", file=sys.stderr)
         return 1

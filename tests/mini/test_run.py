@@ -12,7 +12,8 @@ from launch.cpu_backend import CPU_ROLLOUT_NAME
 from launch.cpu_backend.vllm_cpu import GPU_SETTINGS_REPLACED, VLLM_CPU_ENV_REPLACED, VLLM_ROLLOUT_NAME
 from launch.plan import SEED_KEYS, compile_recipe
 from launch.recipe import RecipeError, load_recipe
-from mini import BASES, RECIPE, RECIPES
+from launch.stages.plan import compile_pipelines
+from mini import BASES, R1_RECIPE, RECIPE, RECIPES
 from mini.__main__ import main
 from mini.run import build_split, plans
 
@@ -58,8 +59,18 @@ def test_the_long_miniature_runs_from_its_own_bases_with_its_own_budget(tmp_path
 
 def test_every_miniature_run_starts_from_a_base_the_miniature_builds():
     for name in RECIPES:
-        for plan in compile_recipe(load_recipe(name)):
-            assert plan.model in BASES.values(), (name, plan.run_id, plan.model)
+        recipe = load_recipe(name)
+        if recipe.stages is not None:  # R1's arms: pipelines, each from the recipe's base
+            models = {pipeline.base_model for pipeline in compile_pipelines(recipe, device="cpu")}
+        else:
+            models = {plan.model for plan in compile_recipe(recipe)}
+        assert models <= set(BASES.values()), (name, models)
+
+
+def test_the_r1_recipe_refuses_options_its_pipelines_do_not_take(capsys):
+    with pytest.raises(SystemExit):
+        main(["--recipe", R1_RECIPE, "--steps", "2"])
+    assert "recipe's own steps" in capsys.readouterr().err
 
 
 def test_a_negative_seed_is_refused():
