@@ -3,8 +3,9 @@
 The same model, optimiser, schedule, packing into ROW_TOKENS-token rows and masking as pretrain.py (its Packer,
 drawing examples from corpus_lang instead), with the tokenizer extended by the Han reasoning words
 (build_tokenizer). pretrain.py is left as it is: its code is hashed into countdown-mini's committed bases
-(build.SHAPING_MODULES), so any change there would make them stale. The longest trace, five Han-word lines
-with their verification, has as many tokens as corpus.py's longest (202 with <eos>), so 256-token rows hold it.
+(build.SHAPING_MODULES), so any change there would make them stale. A Han word is one token, as the English
+word it stands for, so a trace is as long in either language: at most 211 tokens with <eos> (five lines of a
+first step and four judged second steps, a verification and the answer), which 256-token rows hold.
 
 PRIORS names the base: `mixed` (searches that switch to the Han words after their first line: corpus_lang).
 
