@@ -14,7 +14,7 @@ The cold-start procedure (R1: "a few hundred" to "thousands" of readable long Co
    blocks or long paragraphs, with some reasoning (COLD_START_FILTERS), each ending its reasoning with a
    summary, one per prompt, at most COLD_START_FILTERS.max_traces.
 By hand: `python -m launch distill data data/countdown-mini/mini/train.parquet --teacher
-results/countdown-mini-r1/base/mixed --k 4 --temperature 1.0 --top-p 1.0 --max-tokens 224 --max-prompts 768
+results/countdown-mini-r1/base/mixed --k 4 --temperature 1.0 --top-p 1.0 --max-tokens 224 --max-prompts 1024
 --device cpu --out data/countdown-mini-r1/base-samples`, then `python -m launch distill cold-start
 data/countdown-mini-r1/base-samples --out data/countdown-mini-r1/cold-start --template mini
 --min-reasoning-chars 16 --max-traces 400`.
@@ -33,7 +33,7 @@ from mini import R1_RECIPE, TEMPLATE
 from mini.run import RUN_TIMEOUT_S, build_split, ensure_bases
 
 SAMPLES_DIR = "base-samples"  # beside the cold-start build: the accepted samples it is made from
-COLD_START_PROMPTS, COLD_START_K = 768, 4
+COLD_START_PROMPTS, COLD_START_K = 1024, 4
 # A search line has at least 30 characters and a bare guess has 5 ("guess"): 16 keeps every search and no
 # response that only guesses. One trace per prompt; 400 at most ("a few hundred").
 COLD_START_FILTERS = ColdStartFilters(target_language="en", min_reasoning_chars=16, max_traces=400)

@@ -31,7 +31,8 @@ class LangPretrainConfig(PretrainConfig):
     """pretrain.PretrainConfig plus what corpus_lang plants; its hash names the build (build.json)."""
 
     # A little more search than countdown-mini's 25%: a mixed search only mixes once past its first line, and
-    # half the searches are English, so the base's mixing rate lands near 10% of its sampled responses.
+    # half the searches are English, so about 12% of the corpus's problem examples mix (measured from the
+    # writer: tests/mini/test_corpus_lang.py), inside the 10-30% that makes the base's mixing measurable.
     search_share: float = 0.30
     mixed_share: float = 0.5
     # Long English searches at a real rate (6% of the problems): the consistency reward has something to buy.

@@ -121,3 +121,19 @@ def test_a_trial_run_into_scratch_dirs_leaves_the_real_runs_checkpoints_alone(tm
     (trial,), _ = plans("grpo", 1, 2, str(tmp_path / "r"), data, checkpoints_dir=str(tmp_path / "c"))
     assert trial.run_id == real.run_id and trial.checkpoint_dir != real.checkpoint_dir
     assert trial.overrides["trainer.default_local_dir"] == str(tmp_path / "c" / RECIPE / trial.run_id)
+
+
+def test_the_r1_arms_that_cold_start_read_the_one_shared_build_the_recipe_header_describes():
+    from launch.recipe import REPO_ROOT, recipe_path
+    from mini.r1 import COLD_START_K, COLD_START_PROMPTS, cold_start_files
+
+    recipe = load_recipe(R1_RECIPE)
+    by_variant = {p.variant: p for p in compile_pipelines(recipe, seed=1, device="cpu")}
+    shared = {REPO_ROOT / "data" / "countdown-mini-r1" / "cold-start" / "train.parquet"}
+    assert cold_start_files([by_variant["cold_start"], by_variant["r1"]]) == shared
+    assert cold_start_files([by_variant["zero"], by_variant["zero_lang"]]) == set()
+    header = recipe_path(R1_RECIPE).read_text()
+    assert (
+        f"{COLD_START_PROMPTS:,} x {COLD_START_K} = {COLD_START_PROMPTS * COLD_START_K:,} samples" in header
+    )
+    assert "python -m mini --recipe countdown-mini-r1 --variant zero --seed 1" in header
