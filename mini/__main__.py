@@ -1,9 +1,11 @@
 """`python -m mini` (`make mini`): data, bases and every selected run of countdown-mini on the CPU (mini.run),
 then the report of its records, as `python -m launch report countdown-mini` builds it. `--rollout vllm` runs
 them through verl's vLLM rollout (run it with the vLLM tier's python, .venv-vllm: `make mini ROLLOUT=vllm`).
+`--recipe countdown-mini-r1` runs R1's arms instead, each a pipeline of stages (mini.r1).
 
     python -m mini [--variant grpo] [--seed 4] [--steps N] [--results-dir results] [--checkpoints-dir checkpoints]
                    [--rerun] [--rollout vllm]
+    python -m mini --recipe countdown-mini-r1 [--variant zero] [--seed 1]
 """
 
 from __future__ import annotations
