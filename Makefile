@@ -84,7 +84,7 @@ data: install ## build Countdown and 24-point under $(DATA_DIR)/<task>/$(TEMPLAT
 smoke: install ## CPU: the real verl GRPO trainer for a few steps with a tiny local model (no GPU; ROLLOUT=vllm)
 	$(if $(filter vllm,$(ROLLOUT)),$(VLLM_PY),$(PY)) -m launch smoke $(if $(ROLLOUT),--rollout $(ROLLOUT))
 
-mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (RECIPE=countdown-mini-ablations|countdown-mini-long, VARIANT=, SEED=, STEPS=, ROLLOUT=vllm, PROFILE=: CPU runs keep cpu)
+mini: install ## CPU, no GPU: R1-Zero in miniature (tiny base pre-trained here + GRPO sweep + report) (RECIPE=countdown-mini-ablations|countdown-mini-long|countdown-mini-r1, VARIANT=, SEED=, STEPS=, ROLLOUT=vllm, PROFILE=: CPU runs keep cpu)
 	$(if $(filter vllm,$(ROLLOUT)),$(VLLM_PY),$(PY)) -m mini $(if $(filter command line,$(origin RECIPE)),--recipe $(RECIPE)) $(RUN_ARGS) $(if $(STEPS),--steps $(STEPS)) $(if $(ROLLOUT),--rollout $(ROLLOUT))
 
 validate: install ## check every run of every shipped recipe against the pinned verl schema and its GPU memory (PROFILE=)

@@ -4,6 +4,7 @@ distillation, one stage per subcommand.
     data      SPLIT --teacher MODEL --out DIR     sample k per prompt, keep what the rule reward accepts, write SFT data
     sft       DIR --student MODEL --out CKPT_DIR  fine-tune with verl 0.9.1's SFT trainer [verl.key=value ...]
     eval      MODEL --data TEST --out DIR         `launch eval` on GPU; the same files from the CPU sampler on CPU
+    cold-start BUILD --out DIR                    R1's cold start: a build's consistent, readable traces, summarised
     run       RECIPE [--variant V] [--seed S]     all three for each run of a recipe with a distill: section
     validate  [RECIPE ...]                        check every run of distillation recipes (SFT keys, teacher, data)
 
@@ -273,8 +274,65 @@ def validate_main(argv: list[str]) -> int:
     return 0
 
 
+def cold_start_main(argv: list[str]) -> int:
+    from distill.cold_start import STAGES, ColdStartFilters, build_cold_start
+
+    parser = argparse.ArgumentParser(
+        prog="python -m launch distill cold-start",
+        description="Cold-start traces (distill/cold_start.py): a distill build's accepted traces filtered as R1's "
+        "(mixed language, code blocks, long paragraphs, no reasoning), each ending its reasoning with a summary.",
+    )
+    parser.add_argument("build", help="a `distill data` build dir (its train.parquet: the accepted samples)")
+    parser.add_argument("--out", required=True, help="the cold-start build dir: train.parquet, meta.json")
+    parser.add_argument(
+        "--template", required=True, help="the prompt template of the build's rows (e.g. mini)"
+    )
+    defaults = ColdStartFilters()
+    parser.add_argument(
+        "--target-language",
+        default=defaults.target_language,
+        help="keep chains of thought all in this language (rewards/language.py: en or zh; default en)",
+    )
+    parser.add_argument(
+        "--max-paragraph-chars",
+        type=int,
+        default=defaults.max_paragraph_chars,
+        help=f"drop a CoT with a longer paragraph (default {defaults.max_paragraph_chars})",
+    )
+    parser.add_argument(
+        "--min-reasoning-chars",
+        type=int,
+        default=defaults.min_reasoning_chars,
+        help=f"drop a CoT shorter than this (default {defaults.min_reasoning_chars}: any non-empty one)",
+    )
+    parser.add_argument(
+        "--max-per-prompt",
+        type=int,
+        default=defaults.max_per_prompt,
+        help="traces kept per prompt (default 1)",
+    )
+    parser.add_argument("--max-traces", type=int, help="keep the first N traces that pass (default: all)")
+    parser.add_argument("--force", action="store_true", help="replace a different build in --out")
+    args = parser.parse_args(argv)
+    try:
+        filters = ColdStartFilters(
+            target_language=args.target_language,
+            max_paragraph_chars=args.max_paragraph_chars,
+            min_reasoning_chars=args.min_reasoning_chars,
+            max_per_prompt=args.max_per_prompt,
+            max_traces=args.max_traces,
+        )
+        meta = build_cold_start(args.build, args.out, args.template, filters, force=args.force)
+    except (*ERRORS, OSError) as error:
+        sys.stderr.write(f"distill cold-start: error: {error}\n")
+        return 2
+    print(f"{args.out}: " + " -> ".join(f"{stage} {meta['counts'][stage]}" for stage in STAGES))
+    return 0
+
+
 SUBCOMMANDS = {
     "data": data_main,
+    "cold-start": cold_start_main,
     "sft": sft_main,
     "eval": eval_main,
     "run": run_main,

@@ -12,9 +12,12 @@ Counting rules (the single home of them): a response self-verifies when the row'
 `verify_phrases` reward keys say so, else when the rewards' phrase list (rewards/behaviour.py) finds a
 phrase in its text (verl 0.9.1's default trainer dumps rows without reward extra info); it self-corrects
 when the `has_self_correct` / `self_corrections` keys say so, else when rewards.behaviour finds a step
-caught and rewritten after "wait" in its text; it searches when it has the word "try"; its length is
-`response_chars` when present, else the length of its text. Digests written before self-corrections were
-counted have no `correcting` field; the report then shows no self-correction figures for them.
+caught and rewritten after "wait" in its text; it mixes languages when its `lang_consistency` reward key
+(rewards/language.py, for the run's target language) is below 1, else when its chain of thought is not all
+English; it searches when it has the word "try" (or 试, the language miniature's:
+rewards.behaviour.count_search_steps); its length is `response_chars` when present, else the length of its
+text. Digests written before self-corrections were counted have no `correcting` field; the report then shows
+no self-correction figures for them. Digests written before mixing was counted have no `mixing` field.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from rewards.behaviour import count_search_steps, count_self_corrections, count_verify_phrases
+from rewards.language import chain_of_thought, language_share
 
 DIGEST_FILE = "rollout_digest.json"
 DUMP_FOLDERS = ("rollouts", "validation")  # the first with dumps is digested
@@ -41,6 +45,15 @@ def is_verifying(row: dict) -> bool:
     if isinstance(row.get("verify_phrases"), (int, float)):
         return row["verify_phrases"] > 0
     return count_verify_phrases(str(row.get("output", ""))) > 0
+
+
+def is_mixing(row: dict) -> bool:
+    """Whether the response's chain of thought is not all in the run's target language: the row's
+    `lang_consistency` reward key below 1, else (a row without it) its chain of thought not all English."""
+    value = row.get("lang_consistency")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value < 1
+    return language_share(chain_of_thought(str(row.get("output", ""))), "en") < 1
 
 
 def is_self_correcting(row: dict) -> bool:
@@ -60,6 +73,7 @@ class StepDigest:
     verifying: int = 0
     searching: int = 0
     correcting: int = 0
+    mixing: int = 0  # language mixing: R1-Zero's flaw that R1's language-consistency reward targets
     rewarded: int = 0  # score > 0 less the language bonus (for a control run: its coin, not correctness)
     score_sum: float = 0.0
     length_counts: dict[int, int] = field(default_factory=dict)
@@ -73,6 +87,7 @@ class StepDigest:
         self.responses += 1
         self.length_counts[length] = self.length_counts.get(length, 0) + 1
         self.searching += count_search_steps(output) > 0
+        self.mixing += is_mixing(row)
         # The language reward (lang_bonus) pays for words, not answers: "rewarded" counts the rest of the score.
         self.rewarded += score is not None and score - float(row.get("lang_bonus") or 0.0) > 0
         self.score_sum += score or 0.0
@@ -101,6 +116,7 @@ class StepDigest:
             "verifying": self.verifying,
             "searching": self.searching,
             "correcting": self.correcting,
+            "mixing": self.mixing,
             "rewarded": self.rewarded,
             "score_mean": round(self.score_sum / self.responses, 6),
             "length_mean": round(sum(k * n for k, n in self.length_counts.items()) / self.responses, 2),

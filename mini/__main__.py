@@ -1,9 +1,11 @@
 """`python -m mini` (`make mini`): data, bases and every selected run of countdown-mini on the CPU (mini.run),
 then the report of its records, as `python -m launch report countdown-mini` builds it. `--rollout vllm` runs
 them through verl's vLLM rollout (run it with the vLLM tier's python, .venv-vllm: `make mini ROLLOUT=vllm`).
+`--recipe countdown-mini-r1` runs R1's arms instead, each a pipeline of stages (mini.r1).
 
     python -m mini [--variant grpo] [--seed 4] [--steps N] [--results-dir results] [--checkpoints-dir checkpoints]
                    [--rerun] [--rollout vllm]
+    python -m mini --recipe countdown-mini-r1 [--variant zero] [--seed 1]
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from launch.hardware import RECIPE_CHOICE
 from launch.plan import CHECKPOINTS_DIR, DATA_DIR, RESULTS_DIR
 from launch.recipe import RecipeError, load_profile
 from launch.validate import RunInvalid
-from mini import RECIPE, RECIPES
+from mini import R1_RECIPE, RECIPE, RECIPES
 from mini.run import ROLLOUTS, run_mini
 from reporting.cli import report_main
 
@@ -62,19 +64,34 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line: str) -> None:
         print(f"=== mini: {line}", flush=True)
 
+    if args.recipe == R1_RECIPE and (args.steps or args.rollout != ROLLOUTS[0]):
+        parser.error(f"{R1_RECIPE} runs pipelines of stages with the recipe's own steps on {ROLLOUTS[0]}")
     try:
-        failed = run_mini(
-            args.variant,
-            args.seed,
-            args.steps,
-            args.results_dir,
-            args.data_dir,
-            args.rerun,
-            progress,
-            args.rollout,
-            args.checkpoints_dir,
-            args.recipe,
-        )
+        if args.recipe == R1_RECIPE:  # multi-stage: R1's arms as pipelines (mini/r1.py)
+            from mini.r1 import run_r1
+
+            failed = run_r1(
+                args.variant,
+                args.seed,
+                args.results_dir,
+                args.data_dir,
+                args.rerun,
+                progress,
+                args.checkpoints_dir,
+            )
+        else:
+            failed = run_mini(
+                args.variant,
+                args.seed,
+                args.steps,
+                args.results_dir,
+                args.data_dir,
+                args.rerun,
+                progress,
+                args.rollout,
+                args.checkpoints_dir,
+                args.recipe,
+            )
     except (RuntimeError, ValueError, RecipeError, RunInvalid, subprocess.CalledProcessError) as error:
         print(f"mini: error: {error}", file=sys.stderr)
         return 1

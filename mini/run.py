@@ -67,12 +67,11 @@ def build_split(data_dir: str) -> Path:
     return split_path(data_dir, TASK, TEMPLATE, "test")
 
 
-def ensure_bases(runs: list[RunPlan], test_split: Path, progress: Callable[[str], None]) -> list[str]:
-    """Builds (or reuses) and gates the base models the runs start from; returns the priors whose base fell
-    short of its gate (the card says so; the runs still show what RL does with it)."""
+def ensure_bases(wanted: set[str], test_split: Path, progress: Callable[[str], None]) -> list[str]:
+    """Builds (or reuses) and gates the base models named in `wanted` (the runs' model paths); returns the
+    priors whose base fell short of its gate (the card says so; the runs still show what RL does with it)."""
     from mini.base.build import ensure_base, falls_short
 
-    wanted = {plan.model for plan in runs}
     short = []
     for prior, out in BASES.items():
         if out not in wanted:
@@ -155,7 +154,7 @@ def run_mini(
 
     test_split = build_split(data_dir)
     runs, configs = plans(variant, seed, steps, results_dir, data_dir, rollout, checkpoints_dir, recipe_name)
-    for prior in ensure_bases(runs, test_split, progress):
+    for prior in ensure_bases({plan.model for plan in runs}, test_split, progress):
         progress(f"WARNING: the {prior}-prior base failed its gate (see {BASES[prior]}/README.md)")
     failed = []
     for index, plan in enumerate(runs, 1):

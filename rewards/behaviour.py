@@ -4,8 +4,9 @@ self-corrections.
 Every scorer returns these, so verl's validation metrics (`val-aux/<data_source>/verify_phrases/mean@N`,
 `has_verify`, `response_chars`) trace R1-Zero's "aha moment": the share of responses that check their own
 work or back up, step by step. The phrase list lives here and nowhere else. `search_steps` counts the
-word "try" (as in "try 9 * 2 = 18" or "Let's try 25 + 4"): a crude but honest trace of explicit search,
-the behaviour Countdown models grow (has_search: the share of responses that search at all).
+word "try" (as in "try 9 * 2 = 18" or "Let's try 25 + 4"), or 试 standing alone (the language miniature's Chinese
+"try", mini/base/corpus_lang.py): a crude but honest trace of explicit search, the behaviour Countdown models
+grow (has_search: the share of responses that search at all).
 `self_corrections` counts a step caught and rewritten: an equation `a op b = v` (optionally judged against
 the target, `#t yes|no`), then the word "wait", then the same `a op b` written again with another value or
 another judgement, as the long miniature's corpus plants it (mini/base/corpus_long.py:
@@ -33,6 +34,9 @@ VERIFY_PHRASES: tuple[str, ...] = (
     "re-check",
     "verify",
     "verification",
+    # Chinese "check" (验证, 验算; the language miniature's "verify"); in running Chinese it counts only after a
+    # non-letter, as every phrase does.
+    "验",
     "try again",
     "another approach",
     "different approach",
@@ -61,11 +65,11 @@ def count_verify_phrases(response: str) -> int:
     return sum(len(_AT_WORD_START[phrase].findall(text)) for phrase in VERIFY_PHRASES if phrase in text)
 
 
-_SEARCH_WORD = re.compile(r"(?<![^\W\d_])try(?![^\W\d_])")
+_SEARCH_WORD = re.compile(r"(?<![^\W\d_])(?:try|试)(?![^\W\d_])")
 
 
 def count_search_steps(response: str) -> int:
-    """Occurrences of the whole word "try" in `response` (case-insensitive)."""
+    """Occurrences of the whole word "try" (case-insensitive), or of 试 with no letter beside it, in `response`."""
     return len(_SEARCH_WORD.findall(response.lower()))
 
 

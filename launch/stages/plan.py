@@ -178,7 +178,9 @@ def _rl_stage(
     """launch.plan's run of the recipe with the stage's keys: recipe, stage, variant, the variant's patch of
     the stage, hardware profile, then the CPU backend when on CPU."""
     # The variant's model is the pipeline's base (the stage trains `start`); its stage patches are this stage's.
-    variant_patch = {k: v for k, v in recipe.sweep.variants[variant].items() if k not in ("stages", "model")}
+    variant_patch = {
+        k: v for k, v in recipe.sweep.variants[variant].items() if k not in ("stages", "model", "only_stages")
+    }
     variant_patch.update({k: v for k, v in stage.variant_patch.items() if k != "reward_kwargs"})
     if "reward_kwargs" in stage.variant_patch:
         variant_patch["reward_kwargs"] = {

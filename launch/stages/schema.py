@@ -10,6 +10,10 @@ Each stage has a `name` and a `kind`:
 converted as `launch eval` converts it; the recipe's model for the first stage), `base` (the recipe's model:
 R1's stage 3 trains a fresh copy of the base) or the name of an earlier stage.
 
+A variant may run a subset of the stages, in the recipe's order: `variants: {v: {only_stages: [name, ...]}}`
+(R1's arms in one recipe: R1-Zero is the RL stage alone, the full recipe every stage). The selected stages are
+numbered in their own order, and `previous` means the previous selected stage (the base for the first); a
+`from:` or `teacher_stage:` naming a stage the variant leaves out is an error.
 A variant patches a stage by name: `variants: {v: {stages: {stage-name: {key: value}}}}`. For an RL stage the
 patch holds verl dotted keys and `reward_kwargs` (applied after the variant's own top-level keys); for an SFT
 stage, dotted keys go into its `sft:` keys, `eval` is merged and any other field replaces the stage's. A
@@ -33,7 +37,7 @@ BASE, PREVIOUS = "base", "previous"
 STAGE_FIELDS = ("name", "kind", "from")
 RL_FIELDS = ("overrides", "reward_kwargs")
 # What a variant may set besides verl keys and reward options in a multi-stage recipe.
-VARIANT_FIELDS = ("stages", "model", "template")
+VARIANT_FIELDS = ("stages", "model", "template", "only_stages")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -71,9 +75,13 @@ def stages_of(recipe: Recipe, variant: str) -> tuple[Stage, ...]:
         raise RecipeError(f"{where}: no variant {variant!r}; variants: {', '.join(recipe.sweep.variants)}")
     patches = _variant_stage_patches(recipe, variant)
     names = [raw.get("name") for raw in recipe.stages if isinstance(raw, dict)]
+    selected = _selected_stages(recipe, variant, names)
+    run_names = [raw.get("name") for raw in selected]
     stages: list[Stage] = []
-    for index, raw in enumerate(recipe.stages, start=1):
-        stage = _stage(where, index, raw, [s.name for s in stages], names, patches.pop(raw.get("name"), {}))
+    for index, raw in enumerate(selected, start=1):
+        stage = _stage(
+            where, index, raw, [s.name for s in stages], names, run_names, patches.pop(raw.get("name"), {})
+        )
         stages.append(stage)
     if patches:
         raise RecipeError(
@@ -97,6 +105,23 @@ def _check_recipe(recipe: Recipe) -> None:
         raise RecipeError(f"{where}: a multi-stage recipe runs variants x seeds; sweep.grid is not supported")
 
 
+def _selected_stages(recipe: Recipe, variant: str, names: list) -> list:
+    """The recipe's stages the variant runs (its `only_stages`, all by default), in the recipe's order."""
+    only = recipe.sweep.variants[variant].get("only_stages")
+    if only is None:
+        return list(recipe.stages)
+    where = f"{recipe.path} variant {variant!r}"
+    if not isinstance(only, list) or not only or not all(isinstance(name, str) for name in only):
+        raise RecipeError(f"{where}: only_stages: lists stage names, got {only!r}")
+    unknown = [name for name in only if name not in names]
+    if unknown or len(set(only)) != len(only):
+        raise RecipeError(
+            f"{where}: only_stages: {', '.join(map(repr, unknown)) or 'a name twice'}; the stages are "
+            f"{', '.join(map(str, names))}"
+        )
+    return [raw for raw in recipe.stages if isinstance(raw, dict) and raw.get("name") in only]
+
+
 def _variant_stage_patches(recipe: Recipe, variant: str) -> dict[str, dict[str, Any]]:
     patch = recipe.sweep.variants[variant]
     where = f"{recipe.path} variant {variant!r}"
@@ -112,7 +137,13 @@ def _variant_stage_patches(recipe: Recipe, variant: str) -> dict[str, dict[str, 
 
 
 def _stage(
-    where: str, index: int, raw: Any, earlier: list[str], all_names: list, patch: dict[str, Any]
+    where: str,
+    index: int,
+    raw: Any,
+    earlier: list[str],
+    all_names: list,
+    run_names: list,
+    patch: dict[str, Any],
 ) -> Stage:
     if not isinstance(raw, dict):
         raise RecipeError(f"{where}: stage {index} must be a mapping with name: and kind:, got {raw!r}")
@@ -127,19 +158,23 @@ def _stage(
     kind = raw.get("kind")
     if kind not in KINDS:
         raise RecipeError(f"{label}: kind {kind!r}: use one of {', '.join(KINDS)}")
-    start = _reference(label, "from", raw.get("from", PREVIOUS), earlier, all_names, base_ok=True)
+    names = (all_names, run_names)
+    start = _reference(label, "from", raw.get("from", PREVIOUS), earlier, names, base_ok=True)
     body = {key: value for key, value in raw.items() if key not in STAGE_FIELDS}
     if kind == RL:
         return _rl_stage(label, index, name, start, body, patch)
     body = _patched_sft(label, body, patch)
     teacher_stage = body.pop("teacher_stage", None)
     if teacher_stage is not None:
-        _reference(label, "teacher_stage", teacher_stage, earlier, all_names, base_ok=False)
+        _reference(label, "teacher_stage", teacher_stage, earlier, names, base_ok=False)
     return Stage(index, name, SFT, start, section=body, teacher_stage=teacher_stage)
 
 
-def _reference(label: str, key: str, value: Any, earlier: list[str], all_names: list, base_ok: bool) -> str:
-    """A stage's `from:` or `teacher_stage:` resolved to BASE or an earlier stage's name."""
+def _reference(
+    label: str, key: str, value: Any, earlier: list[str], names: tuple[list, list], base_ok: bool
+) -> str:
+    """A stage's `from:` or `teacher_stage:` resolved to BASE or an earlier stage's name; `names`: the
+    recipe's stage names and those the variant runs."""
     if base_ok and value == PREVIOUS:
         return earlier[-1] if earlier else BASE
     if base_ok and value == BASE:
@@ -147,7 +182,12 @@ def _reference(label: str, key: str, value: Any, earlier: list[str], all_names: 
     if value in earlier:
         return value
     allowed = ([BASE, PREVIOUS] if base_ok else []) + earlier
-    why = "it comes at or after this stage" if value in all_names else "no stage has that name"
+    all_names, run_names = names
+    why = "no stage has that name"
+    if value in run_names:
+        why = "it comes at or after this stage"
+    elif value in all_names:
+        why = "this variant's only_stages leaves it out"
     raise RecipeError(
         f"{label}: {key}: {value!r} must name an earlier stage, whose last checkpoint it reads ({why}); "
         f"allowed: {', '.join(allowed) or 'none (this is the first stage)'}"

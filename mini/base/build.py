@@ -3,12 +3,13 @@
 The build is named by a content hash of its config, the test split it must never see, the problem size
 (data_prep.tasks.MINI_SIZE) and the code of the modules that shape the weights (SHAPING_MODULES: corpus,
 tokenizer, training loop; LONG_SHAPING_MODULES for the long miniature's bases, which add corpus_long and
-pretrain_long): any change to that code makes a new build, while a moved file, a reworded docstring or a
-comment keeps it. The priors name the bases: countdown-mini's `search` and `none` (PRIORS) and the long
-miniature's `long` and `short` (pretrain_long.PRIORS). A dir whose build.json carries the same hash is
-reused as it is, a dir holding a different build is refused unless `force` (nothing is overwritten
-silently). The dir is written beside its target and renamed into place, so an interrupted build leaves
-nothing half-written.
+pretrain_long; LANG_SHAPING_MODULES for the language miniature's, which add corpus_lang and pretrain_lang):
+any change to that code makes a new build, while a moved file, a reworded docstring or a comment keeps it.
+The priors name the bases: countdown-mini's `search` and `none` (PRIORS), the long miniature's `long` and
+`short` (pretrain_long.PRIORS) and the language miniature's `mixed` (pretrain_lang.PRIORS). A dir whose
+build.json carries the same hash is reused as it is, a dir holding a different build is refused unless
+`force` (nothing is overwritten silently). The dir is written beside its target and renamed into place, so
+an interrupted build leaves nothing half-written.
 
     python -m mini.base --out models/mini-base [--prior none]
 """
@@ -28,14 +29,15 @@ from pathlib import Path
 
 from data_prep.tasks import MINI_SIZE
 from launch.recipe import REPO_ROOT
-from mini.base import corpus, corpus_long, pretrain, pretrain_long, vocab
+from mini.base import corpus, corpus_lang, corpus_long, pretrain, pretrain_lang, pretrain_long, vocab
 
 PRIORS = {"search": 0.25, "none": 0.0}  # countdown-mini's bases: planted search share of the problems
-KNOWN_PRIORS = (*PRIORS, *pretrain_long.PRIORS)
+KNOWN_PRIORS = (*PRIORS, *pretrain_long.PRIORS, *pretrain_lang.PRIORS)
 CONTROL_PRIORS = ("none", "short")  # controls built without (some of) the planted behaviour
 BUILD_FILE = "build.json"
 SHAPING_MODULES = (corpus, vocab, pretrain)
 LONG_SHAPING_MODULES = (*SHAPING_MODULES, corpus_long, pretrain_long)
+LANG_SHAPING_MODULES = (*SHAPING_MODULES, corpus_lang, pretrain_lang)
 
 
 def prior_config(prior: str) -> pretrain.PretrainConfig:
@@ -44,6 +46,8 @@ def prior_config(prior: str) -> pretrain.PretrainConfig:
         return pretrain.PretrainConfig(search_share=PRIORS[prior])
     if prior in pretrain_long.PRIORS:
         return pretrain_long.PRIORS[prior]
+    if prior in pretrain_lang.PRIORS:
+        return pretrain_lang.PRIORS[prior]
     raise ValueError(f"unknown prior {prior!r}; known: {', '.join(KNOWN_PRIORS)}")
 
 
@@ -56,7 +60,13 @@ def record_config(record: dict) -> pretrain.PretrainConfig:
     return type(prior_config(record["prior"]))(**record["config"])
 
 
+def is_lang(config: pretrain.PretrainConfig) -> bool:
+    return isinstance(config, pretrain_lang.LangPretrainConfig)
+
+
 def shaping_modules(config: pretrain.PretrainConfig) -> tuple:
+    if is_lang(config):
+        return LANG_SHAPING_MODULES
     return LONG_SHAPING_MODULES if is_long(config) else SHAPING_MODULES
 
 
@@ -143,6 +153,8 @@ def build_base(
         )
     pool = [problem for problem in corpus.problems() if problem not in held_out]
     train = pretrain_long.pretrain_long if is_long(config) else pretrain.pretrain
+    if is_lang(config):
+        train = pretrain_lang.pretrain_lang
     result = train(config, pool, progress)
     record = {
         "hash": digest,
@@ -229,6 +241,10 @@ def ensure_base(
             from mini.base.gate_long import run_gate as run_long_gate
 
             gated = run_long_gate(out_dir, test_split, config.mixture())
+        elif is_lang(config):
+            from mini.base.gate_lang import run_gate as run_lang_gate
+
+            gated = run_lang_gate(out_dir, test_split, config.mixture())
         else:
             from mini.base.gate import run_gate
 

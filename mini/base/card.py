@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mini.base import corpus, corpus_long
+from mini.base import corpus, corpus_lang, corpus_long
 from mini.base.pretrain_long import ROW_TOKENS as LONG_ROW_TOKENS
 from mini.base.pretrain_long import build_tokenizer as build_long_tokenizer
 from mini.base.vocab import MAX_INTEGER
@@ -46,12 +46,28 @@ _MIXTURE = {
         "ever slips and no `wait` appears; the other {direct:.0%} answer with a direct guess. {drills:.0%} of "
         "all examples are arithmetic drills, as in the long base."
     ),
+    "mixed": (
+        "{search:.0%} of problem examples answer with a planted **search** written as countdown-mini's (first "
+        "steps in random order, one line each, every result judged against the target `#N`, a **verification** "
+        "line on a hit, a guess when it gives up) in one of **two languages** for its reasoning words: English, "
+        "or one Han character per word ({zh}). {mixed:.0%} of the searches are **mixed**: the first line is "
+        "English, every later line and the ending use the Han words, at most {lines} lines. The others are "
+        "English throughout: {english_long:.0%} of them may write {lines} lines, the rest stop after "
+        "{short_lines} and guess. So mixing comes with searches that go on, and **consistency is not free**: "
+        "past the first line a mixed search is right more often than an English one (the gate's `planted_` and "
+        "`forced_` figures say by how much), while long English searches exist at a real rate. A word is "
+        "counted as the language reward (`rewards/language.py`) counts it in any text: each Latin run of two "
+        "or more letters (`try`, `no`, `yes`, `verify`, `guess`) is an English word, each Han character a "
+        "Chinese word; numbers, operators, `#N` targets and tags are no words. The other {direct:.0%} answer "
+        "with a direct English **guess**. {drills:.0%} of all examples are arithmetic drills."
+    ),
 }
 RECIPE_OF = {
     "search": "countdown-mini",
     "none": "countdown-mini",
     "long": "countdown-mini-long",
     "short": "countdown-mini-long",
+    "mixed": "countdown-mini-r1",
 }
 
 
@@ -76,12 +92,17 @@ def _lines(record: dict) -> list[str]:
         slips=config.get("slip_share", 0),
         corrected=config.get("corrected_share", 0),
         planted=config.get("slip_share", 0) * config.get("corrected_share", 0),
+        zh=", ".join(f"`{en}` {zh}" for en, zh in corpus_lang.ZH_WORDS.items()),
+        mixed=config.get("mixed_share", 0),
+        english_long=config.get("english_long_share", 0),
+        short_lines=corpus_lang.ENGLISH_SHORT_LINES,
     )
     recipe = RECIPE_OF[record["prior"]]
     row_tokens = LONG_ROW_TOKENS if long else 256
     vocabulary = (
         f"; word-level tokenizer with one token per integer 0..{MAX_INTEGER} and per target #0..#{MAX_INTEGER}"
         + (f" and the word `wait` ({len(build_long_tokenizer())} tokens)" if long else "")
+        + (f" and the Han words {' '.join(corpus_lang.ZH_WORDS.values())}" if "mixed_share" in config else "")
     )
     lines = [
         f"# Miniature base model: `{record['prior']}` prior",
@@ -94,7 +115,8 @@ def _lines(record: dict) -> list[str]:
         + (
             "(`mini/base/corpus_long.py`), with correct arithmetic except the planted slips. "
             if long
-            else "(`mini/base/corpus.py`), with correct arithmetic throughout. "
+            else f"(`mini/base/{'corpus_lang' if 'mixed_share' in config else 'corpus'}.py`), with correct "
+            "arithmetic throughout. "
         )
         + mixture
         + " What RL does with this model is amplify (or suppress) behaviours it already has; it is a model "
@@ -143,7 +165,7 @@ def _lines(record: dict) -> list[str]:
                 "slip or a `wait`. Its headroom is what it makes of lines it was never shown: made to go on "
                 "past its third line, it carries the fixed order on by itself.",
             ]
-        elif not gate["passed"] and long:
+        elif not gate["passed"] and (long or "mixed_share" in config):
             lines += [
                 "",
                 "**This base did not pass its gate.** RL runs that start from it show what GRPO does with a base "

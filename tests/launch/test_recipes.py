@@ -24,6 +24,7 @@ SHIPPED = [
     "countdown-mini-ablations",
     "countdown-r1",
     "countdown-mini-long",
+    "countdown-mini-r1",
     "game24-3b",
     "math-1.5b",
     "debug",
@@ -67,7 +68,13 @@ def data_dir(tmp_path_factory):
     sources = _math_sources(root)
     needed = set()
     for name in SHIPPED:
-        for plan in compile_recipe(load_recipe(name)):
+        recipe = load_recipe(name)
+        if (
+            recipe.stages is not None
+        ):  # a multi-stage recipe's variants patch stages: its own task and template
+            needed |= {(task, recipe.template) for task in [recipe.task, *recipe.val_tasks]}
+            continue
+        for plan in compile_recipe(recipe):
             needed |= {(task, plan.template) for task in [plan.task, *plan.val_tasks]}
     for task, template in sorted(needed):
         command = build_command(task, template, str(root / "data"))
@@ -307,7 +314,16 @@ def test_a_step_budget_is_never_cut_short_by_the_epoch_count():
     math_run = compile_recipe(load_recipe("math-1.5b"))[0].overrides
     assert _steps_verl_runs(math_run["trainer.total_epochs"], 300, rows=7_500, batch=128) == 300
     for name in SHIPPED:
-        for plan in compile_recipe(load_recipe(name)):
+        recipe = load_recipe(name)
+        if recipe.stages is None:
+            plans = compile_recipe(recipe)
+        else:  # a multi-stage recipe's RL stages
+            from launch.stages.plan import RlStagePlan, compile_pipelines
+
+            plans = [
+                p for pipe in compile_pipelines(recipe) for p in pipe.stages if isinstance(p, RlStagePlan)
+            ]
+        for plan in plans:
             steps = plan.overrides.get("trainer.total_training_steps")
             if steps is not None:  # enough epochs for any data set holding at least one batch
                 assert plan.overrides["trainer.total_epochs"] >= steps, plan.run_id

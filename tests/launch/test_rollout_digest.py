@@ -12,6 +12,7 @@ from launch.rollout_digest import (
     EXAMPLE_STEPS,
     digest_dumps,
     example_steps,
+    is_mixing,
     is_self_correcting,
     is_verifying,
     read_digest,
@@ -82,6 +83,15 @@ def test_self_corrections_are_counted_from_reward_keys_then_text_and_exemplified
     assert is_self_correcting({"output": GUESS, "self_corrections": 1})
     assert not is_self_correcting({"output": CAUGHT, "has_self_correct": 0})
     assert is_self_correcting({"output": CAUGHT}) and not is_self_correcting({"output": SEARCH})
+
+
+def test_mixing_is_counted_from_the_reward_key_then_the_text(tmp_path):
+    mixed = SEARCH.replace(" verify ", " 验 ")
+    write_dump(tmp_path / "rollouts", 1, [SEARCH, mixed], [1.0, 1.0])
+    assert digest_dumps(tmp_path)["steps"][0]["mixing"] == 1
+    assert is_mixing({"output": mixed}) and not is_mixing({"output": SEARCH})
+    assert is_mixing({"output": SEARCH, "lang_consistency": 0.5})  # the key says so (a zh-target run, say)
+    assert not is_mixing({"output": mixed, "lang_consistency": 1.0})
 
 
 def test_is_verifying_uses_reward_keys_then_text():

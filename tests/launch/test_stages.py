@@ -165,6 +165,78 @@ def test_variants_patch_stages_and_multiply_with_seeds(tmp_path):
         compile_pipeline(bad, "v", 1)
 
 
+def test_a_variant_runs_a_subset_of_the_stages_numbered_in_its_own_order(tmp_path):
+    variants = {
+        "zero": {"only_stages": ["reasoning-rl"]},
+        "cold": {"only_stages": ["cold-start", "reasoning-rl"]},
+        "no_cold": {"only_stages": ["reasoning-rl", "rejection-sft", "final-rl"]},
+    }
+    recipe = _write(tmp_path, sweep={"variants": variants, "seeds": [1]})
+    zero, cold, no_cold = (compile_pipeline(recipe, name, 1) for name in variants)
+    (rl,) = zero.stages
+    assert rl.stage.dir_name == "01-reasoning-rl" and rl.model == "Qwen/Qwen2.5-3B"  # `previous`: the base
+    assert "only_stages" not in rl.overrides
+    assert [plan.stage.dir_name for plan in cold.stages] == ["01-cold-start", "02-reasoning-rl"]
+    assert cold.stages[1].model == str(model_dir(cold.stages[0]))
+    rl, rejection, final = no_cold.stages
+    assert rl.model == "Qwen/Qwen2.5-3B" and rejection.teacher == str(model_dir(rl))
+    assert final.model == str(model_dir(rejection))
+    assert validate_pipelines([zero, cold, no_cold], LATER, check_data_files=False, check_fit=False)
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        (
+            {"only_stages": ["rejection-sft"]},
+            r"teacher_stage: 'reasoning-rl'.*this variant's only_stages leaves it out",
+        ),
+        ({"only_stages": ["nope"]}, r"only_stages: 'nope'; the stages are cold-start, reasoning-rl"),
+        ({"only_stages": "final-rl"}, r"only_stages: lists stage names"),
+        (
+            {"only_stages": ["final-rl"], "stages": {"cold-start": {"k": 1}}},
+            r"patches stage\(s\) 'cold-start' the recipe does not have",
+        ),
+    ],
+)
+def test_a_bad_stage_selection_is_a_recipe_error(tmp_path, variant, expected):
+    recipe = _write(tmp_path, sweep={"variants": {"v": variant}, "seeds": [1]})
+    with pytest.raises(RecipeError, match=expected):
+        compile_pipeline(recipe, "v", 1)
+
+
+def test_the_miniature_r1_recipe_has_four_arms_at_comparable_sample_budgets():
+    recipe = load_recipe("countdown-mini-r1")
+    pipelines = {p.variant: p for p in compile_pipelines(recipe, seed=1, device="cpu")}
+    assert {name: [plan.stage.name for plan in p.stages] for name, p in pipelines.items()} == {
+        "zero": ["rl"],
+        "zero_lang": ["rl"],
+        "cold_start": ["cold-start", "rl"],
+        "r1": ["cold-start", "rl", "rejection-sft", "final-rl"],
+    }
+    weight = {name: p.stages[-1].reward_kwargs["language_consistency"] for name, p in pipelines.items()}
+    assert weight == {"zero": 0.0, "zero_lang": 1.0, "cold_start": 0.0, "r1": 0.0}
+    assert pipelines["r1"].stages[1].reward_kwargs["language_consistency"] == 1.0
+    assert pipelines["r1"].stages[2].student == recipe.model  # a fresh copy of the base
+
+    def samples(pipeline):
+        total = 0
+        for plan in pipeline.stages:
+            if isinstance(plan, RlStagePlan):
+                per_step = (
+                    plan.overrides["data.train_batch_size"] * plan.overrides["actor_rollout_ref.rollout.n"]
+                )
+                total += plan.overrides["trainer.total_training_steps"] * per_step
+            elif plan.teacher is not None:  # rejection sampling: the teacher's samples
+                total += plan.stage.section["max_prompts"] * plan.stage.section["k"]
+        return total
+
+    budgets = {name: samples(p) for name, p in pipelines.items()}
+    assert budgets["zero"] == budgets["zero_lang"] == budgets["cold_start"] == 3840
+    assert abs(budgets["r1"] - 3840) / 3840 < 0.05
+    assert compile_pipelines(recipe, device="cpu")[-1].run_id == "countdown-mini-r1__r1__s3"
+
+
 def test_plan_prints_every_stage_in_order_and_single_run_commands_refuse(capsys):
     assert run_command("plan", ["countdown-r1", "--no-data-check", "--profile", "recipe"]) == 0
     out = capsys.readouterr().out

@@ -12,7 +12,8 @@ from launch.cpu_backend import CPU_ROLLOUT_NAME
 from launch.cpu_backend.vllm_cpu import GPU_SETTINGS_REPLACED, VLLM_CPU_ENV_REPLACED, VLLM_ROLLOUT_NAME
 from launch.plan import SEED_KEYS, compile_recipe
 from launch.recipe import RecipeError, load_recipe
-from mini import BASES, RECIPE, RECIPES
+from launch.stages.plan import compile_pipelines
+from mini import BASES, R1_RECIPE, RECIPE, RECIPES
 from mini.__main__ import main
 from mini.run import build_split, plans
 
@@ -58,8 +59,18 @@ def test_the_long_miniature_runs_from_its_own_bases_with_its_own_budget(tmp_path
 
 def test_every_miniature_run_starts_from_a_base_the_miniature_builds():
     for name in RECIPES:
-        for plan in compile_recipe(load_recipe(name)):
-            assert plan.model in BASES.values(), (name, plan.run_id, plan.model)
+        recipe = load_recipe(name)
+        if recipe.stages is not None:  # R1's arms: pipelines, each from the recipe's base
+            models = {pipeline.base_model for pipeline in compile_pipelines(recipe, device="cpu")}
+        else:
+            models = {plan.model for plan in compile_recipe(recipe)}
+        assert models <= set(BASES.values()), (name, models)
+
+
+def test_the_r1_recipe_refuses_options_its_pipelines_do_not_take(capsys):
+    with pytest.raises(SystemExit):
+        main(["--recipe", R1_RECIPE, "--steps", "2"])
+    assert "recipe's own steps" in capsys.readouterr().err
 
 
 def test_a_negative_seed_is_refused():
@@ -110,3 +121,19 @@ def test_a_trial_run_into_scratch_dirs_leaves_the_real_runs_checkpoints_alone(tm
     (trial,), _ = plans("grpo", 1, 2, str(tmp_path / "r"), data, checkpoints_dir=str(tmp_path / "c"))
     assert trial.run_id == real.run_id and trial.checkpoint_dir != real.checkpoint_dir
     assert trial.overrides["trainer.default_local_dir"] == str(tmp_path / "c" / RECIPE / trial.run_id)
+
+
+def test_the_r1_arms_that_cold_start_read_the_one_shared_build_the_recipe_header_describes():
+    from launch.recipe import REPO_ROOT, recipe_path
+    from mini.r1 import COLD_START_K, COLD_START_PROMPTS, cold_start_files
+
+    recipe = load_recipe(R1_RECIPE)
+    by_variant = {p.variant: p for p in compile_pipelines(recipe, seed=1, device="cpu")}
+    shared = {REPO_ROOT / "data" / "countdown-mini-r1" / "cold-start" / "train.parquet"}
+    assert cold_start_files([by_variant["cold_start"], by_variant["r1"]]) == shared
+    assert cold_start_files([by_variant["zero"], by_variant["zero_lang"]]) == set()
+    header = recipe_path(R1_RECIPE).read_text()
+    assert (
+        f"{COLD_START_PROMPTS:,} x {COLD_START_K} = {COLD_START_PROMPTS * COLD_START_K:,} samples" in header
+    )
+    assert "python -m mini --recipe countdown-mini-r1 --variant zero --seed 1" in header

@@ -63,6 +63,13 @@ def test_search_steps_count_the_whole_word_try():
     assert behaviour_counters("guess </think>")["has_search"] == 0
 
 
+def test_the_language_miniatures_chinese_try_and_verify_count_standing_alone():
+    mixed = "try 9 - 4 = 5 , 5 + 5 = 10 #10 yes 试 9 + 8 = 17 , 17 - 2 = 15 #15 是 验 9 + 8 - 2 = 15"
+    assert count_search_steps(mixed) == 2 and count_verify_phrases(mixed) == 1
+    # Inside running Chinese (尝试, 试验, 经验) neither is a search line nor a check.
+    assert count_search_steps("我们尝试一下, 试验") == 0 and count_verify_phrases("我的经验") == 0
+
+
 CAUGHT_VALUE = "try 9 * 2 = 18 , 18 + 8 = 27 #10 no wait 18 + 8 = 26 #10 no , 18 - 8 = 10 #10 yes"
 CAUGHT_HIT = "try 9 * 2 = 18 , 18 - 8 = 10 #10 no wait 18 - 8 = 10 #10 yes verify ( 9 * 2 ) - 8 = 10"
 
