@@ -33,6 +33,7 @@ from evaluation.generate import Decoding, GenerationError
 from evaluation.sample import DEVICES, SAMPLE_DEVICES
 from evaluation.score import ScoreError
 from launch.verl_config import VerlConfigError
+from rewards.language import TARGET_LANGUAGES
 
 ERRORS = (ValueError, BuildError, CheckpointError, GenerationError, ScoreError, VerlConfigError, RuntimeError)
 
@@ -88,6 +89,12 @@ def data_main(argv: list[str]) -> int:
         "--lenient-format", action="store_true", help="accept correct answers without strict format"
     )
     parser.add_argument(
+        "--target-language",
+        choices=TARGET_LANGUAGES,
+        help="keep only responses whose chain of thought is all in this language (R1's rejection sampling "
+        "dropped mixed-language CoTs; default: no language filter)",
+    )
+    parser.add_argument(
         "--student-data", help="the same split built with the student's template (default: SPLIT)"
     )
     parser.add_argument("--max-prompts", type=int, help="only the split's first N prompts")
@@ -100,6 +107,7 @@ def data_main(argv: list[str]) -> int:
             max_per_prompt=args.max_per_prompt,
             choice=args.choice,
             seed=args.seed,
+            target_language=args.target_language,
         )
         meta = build(
             args.teacher,

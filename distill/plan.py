@@ -49,6 +49,7 @@ def run_options(run: DistillRun) -> tuple[Decoding, Filters, Decoding]:
         max_per_prompt=section.max_per_prompt,
         choice=section.choice,
         seed=run.seed,
+        target_language=section.target_language,
     )
     return sampling, filters, eval_decoding(section)
 

@@ -2,7 +2,9 @@
 
 The filters run in a fixed order and each one's survivors are counted, so a build says where its traces
 were lost: `sampled` -> `correct` (the reward's `acc` is 1) -> `strict_format` (the reward's
-`format_strict` is 1; on by default: a student copies the format it is shown) -> `unique` (exact duplicates
+`format_strict` is 1; on by default: a student copies the format it is shown) -> `consistent` (with a
+`target_language`, only chains of thought whose every word is in it, rewards.language's count: R1 dropped
+mixed-language CoTs from its rejection-sampled data; off by default, when every trace passes) -> `unique` (exact duplicates
 of a prompt's responses dropped, after stripping outer whitespace) -> `kept` (at most `max_per_prompt`,
 chosen `shortest` first, Kimi k1.5's long2short, or at `random` with a seed). Pure: no I/O, no global
 randomness, the same inputs give the same choice.
@@ -16,8 +18,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from rewards.language import TARGET_LANGUAGES, chain_of_thought, language_share
+
 CHOICES = ("shortest", "random")
-STAGES = ("sampled", "correct", "strict_format", "unique", "kept")
+STAGES = ("sampled", "correct", "strict_format", "consistent", "unique", "kept")
 
 
 @dataclass(frozen=True)
@@ -27,15 +31,29 @@ class Filters:
     max_per_prompt: int | None = None  # None: every accepted response
     choice: str = "shortest"
     seed: int = 0
+    target_language: str | None = None  # None: no language filter
 
     def __post_init__(self) -> None:
         if self.choice not in CHOICES:
             raise ValueError(f"--choice {self.choice!r}: use one of {', '.join(CHOICES)}")
+        if self.target_language is not None and self.target_language not in TARGET_LANGUAGES:
+            raise ValueError(
+                f"--target-language {self.target_language!r}: use one of {', '.join(TARGET_LANGUAGES)}"
+            )
         if self.max_per_prompt is not None and self.max_per_prompt < 1:
             raise ValueError(f"--max-per-prompt must be at least 1, got {self.max_per_prompt}")
 
     def as_record(self) -> dict:
-        return asdict(self)
+        record = asdict(self)
+        if self.target_language is None:
+            # Builds made before the language filter recorded no such key: they stay the same build.
+            del record["target_language"]
+        return record
+
+    def consistent(self, candidate: Candidate) -> bool:
+        if self.target_language is None:
+            return True
+        return language_share(chain_of_thought(candidate.response), self.target_language) == 1.0
 
 
 @dataclass(frozen=True)
@@ -74,8 +92,9 @@ def reject(groups: Sequence[Sequence[Candidate]], filters: Filters) -> tuple[lis
         stages["strict_format"] = [
             c for c in stages["correct"] if not filters.strict_format or c.reward.get("format_strict") == 1
         ]
+        stages["consistent"] = [c for c in stages["strict_format"] if filters.consistent(c)]
         unique, seen = [], set()
-        for candidate in stages["strict_format"]:
+        for candidate in stages["consistent"]:
             text = candidate.response.strip()
             if filters.dedup and text in seen:
                 continue

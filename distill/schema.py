@@ -40,6 +40,8 @@ class DistillSection(_Strict):
     dedup: bool
     max_per_prompt: int | None
     choice: str
+    # Keep only chains of thought all in this language (distill.reject's `consistent` filter); None: no filter.
+    target_language: str | None = None
     max_prompts: int | None = None
     sft: dict[str, Any] = Field(default_factory=dict)
     eval: DistillEval

@@ -27,8 +27,12 @@ GROUPS = [
 def test_counts_per_stage_for_responses_and_prompts():
     kept, counts = reject(GROUPS, Filters())
     assert list(counts["responses"]) == list(STAGES)
-    assert counts["responses"] == {"sampled": 10, "correct": 7, "strict_format": 6, "unique": 5, "kept": 5}
-    assert counts["prompts"] == {"sampled": 3, "correct": 2, "strict_format": 2, "unique": 2, "kept": 2}
+    assert counts["responses"] == {
+        "sampled": 10, "correct": 7, "strict_format": 6, "consistent": 6, "unique": 5, "kept": 5
+    }  # fmt: skip
+    assert counts["prompts"] == {
+        "sampled": 3, "correct": 2, "strict_format": 2, "consistent": 2, "unique": 2, "kept": 2
+    }  # fmt: skip
     assert acceptance(counts) == {"responses": 0.5, "prompts": 0.6667}
     assert {c.prompt_id for c in kept} == {0, 2}
 
@@ -62,3 +66,24 @@ def test_rejects_bad_options():
         Filters(choice="longest")
     with pytest.raises(ValueError, match="--max-per-prompt"):
         Filters(max_per_prompt=0)
+    with pytest.raises(ValueError, match="--target-language"):
+        Filters(target_language="fr")
+
+
+MIXED = "try 9 + 2 = 11 , 11 * 2 = 22 #20 否 试 9 - 2 = 7 </think> <answer> ( 9 - 2 ) </answer>"
+ENGLISH = "try 9 + 2 = 11 , 11 * 2 = 22 #20 no </think> <answer> ( 9 * 2 ) + 2 </answer>"
+WORDLESS = "9 * 2 = 18 , 18 + 2 = 20 </think> <answer> ( 9 * 2 ) + 2 </answer>"
+
+
+def test_a_target_language_keeps_only_chains_of_thought_all_in_it():
+    groups = [[_c(0, 0, MIXED), _c(0, 1, ENGLISH)], [_c(1, 0, MIXED)], [_c(2, 0, WORDLESS)]]
+    kept, counts = reject(groups, Filters(target_language="en"))
+    assert [c.response for c in kept] == [ENGLISH, WORDLESS]  # a CoT without words is consistent
+    assert counts["responses"]["strict_format"] == 4 and counts["responses"]["consistent"] == 2
+    assert counts["prompts"]["consistent"] == 2
+    # zh keeps the one whose words are all Han characters: none here; the wordless CoT passes either way.
+    assert [c.response for c in reject(groups, Filters(target_language="zh"))[0]] == [WORDLESS]
+    # Without a target every trace passes, and the build's recorded filters are what they were before.
+    assert reject(groups, Filters())[1]["responses"]["consistent"] == 4
+    assert "target_language" not in Filters().as_record()
+    assert Filters(target_language="en").as_record()["target_language"] == "en"

@@ -352,3 +352,15 @@ def test_stage_plans_are_the_single_run_and_distill_types():
     assert isinstance(rl, RlStagePlan) and isinstance(pipeline.stages[0], SftStagePlan)
     assert rl.overrides["trainer.device"] == "cpu" and rl.extra_rollout_names == ("hfcpu",)
     assert rl.reproduce == "python -m launch pipeline countdown-r1 --variant default --seed 1 --device cpu"
+
+
+@pytest.mark.parametrize("recipe, variant", [("countdown-r1", "default"), ("countdown-mini-r1", "r1")])
+def test_rejection_sampling_keeps_only_english_chains_of_thought_as_r1(recipe, variant):
+    from distill.plan import run_options
+    from distill.stage import distill_run
+
+    rejection = next(
+        plan for plan in compile_pipeline(load_recipe(recipe), variant, 1).stages if plan.stage.teacher_stage
+    )
+    _, filters, _ = run_options(distill_run(rejection))
+    assert filters.target_language == "en" and filters.strict_format
