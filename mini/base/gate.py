@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import torch
 
@@ -68,15 +67,20 @@ def arithmetic_right(responses: list[str]) -> tuple[int, int]:
     return right, total
 
 
-def run_gate(model_dir: str | os.PathLike, test_split: str | os.PathLike, seed: int = 0) -> dict:
-    """The gate's figures and verdict for the model in `model_dir`."""
+def load_gate_inputs(model_dir: str | os.PathLike, test_split: str | os.PathLike) -> tuple:
+    """(model in eval mode, tokenizer, prompts, ground truths) of a base and its held-out split: what every
+    miniature gate (this one, gate_long's, gate_lang's) starts from."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir = Path(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     rows = load_split(test_split)
-    prompts, truths = [p for p, _ in rows], [t for _, t in rows]
+    return model, tokenizer, [p for p, _ in rows], [t for _, t in rows]
+
+
+def run_gate(model_dir: str | os.PathLike, test_split: str | os.PathLike, seed: int = 0) -> dict:
+    """The gate's figures and verdict for the model in `model_dir`."""
+    model, tokenizer, prompts, truths = load_gate_inputs(model_dir, test_split)
     greedy = _complete(model, tokenizer, prompts, 0.0, seed)
     sampled = _complete(model, tokenizer, prompts, 1.0, seed)
     forced = [
@@ -86,14 +90,14 @@ def run_gate(model_dir: str | os.PathLike, test_split: str | os.PathLike, seed: 
     searching = [response.startswith(SEARCH_WORD + " ") for response in sampled]
     right, total = arithmetic_right(forced)
     figures = {
-        "test_problems": len(rows),
+        "test_problems": len(prompts),
         "greedy_acc": round(accuracy(greedy, truths), 4),
-        "greedy_search_share": round(sum(r.startswith(SEARCH_WORD + " ") for r in greedy) / len(rows), 4),
+        "greedy_search_share": round(sum(r.startswith(SEARCH_WORD + " ") for r in greedy) / len(prompts), 4),
         "sampled_acc": round(accuracy(sampled, truths), 4),
-        "sampled_search_share": round(sum(searching) / len(rows), 4),
+        "sampled_search_share": round(sum(searching) / len(prompts), 4),
         "forced_search_greedy_acc": round(accuracy(forced, truths), 4),
         "forced_equations_right": f"{right}/{total}",
-        "mean_forced_tokens": round(sum(len(r.split()) for r in forced) / len(rows), 1),
+        "mean_forced_tokens": round(sum(len(r.split()) for r in forced) / len(prompts), 1),
     }
     checks = {
         f"greedy_acc <= {GREEDY_MAX}": figures["greedy_acc"] <= GREEDY_MAX,

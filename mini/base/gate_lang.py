@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 from statistics import mean
 
 import torch
@@ -33,7 +32,7 @@ import torch
 from evaluation.sample import decode
 from launch.cpu_backend.sampling import Sampling
 from mini.base import corpus_lang
-from mini.base.gate import GREEDY_MAX, MAX_NEW_TOKENS, SEARCH_WORD, load_split
+from mini.base.gate import GREEDY_MAX, MAX_NEW_TOKENS, SEARCH_WORD, load_gate_inputs
 from rewards.behaviour import count_search_steps
 from rewards.registry import compute_score
 
@@ -111,13 +110,7 @@ def run_gate(
     seed: int = 0,
 ) -> dict:
     """The gate's figures and verdict for the model in `model_dir`."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model_dir = Path(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    rows = load_split(test_split)
-    prompts, truths = [p for p, _ in rows], [t for _, t in rows]
+    model, tokenizer, prompts, truths = load_gate_inputs(model_dir, test_split)
     greedy = scored(complete(model, tokenizer, prompts, 0.0, seed), truths)
     sampled = scored(complete(model, tokenizer, prompts, 1.0, seed), truths)
     forced_prompts = [f"{p} {SEARCH_WORD}" for p in prompts for _ in range(SAMPLES)]
@@ -129,7 +122,7 @@ def run_gate(
     sampled_mixed = [row for row in sampled if row["lang"] < 1]
     sampled_consistent = [row for row in sampled if row["lang"] == 1]
     figures = {
-        "test_problems": len(rows),
+        "test_problems": len(prompts),
         "greedy_acc": accuracy_of(greedy),
         "greedy_mixing_rate": rate(row["lang"] < 1 for row in greedy),
         "sampled_acc": accuracy_of(sampled),

@@ -24,13 +24,19 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from pathlib import Path
 
 import torch
 
 from launch.cpu_backend.sampling import Sampling, generate_batch
 from mini.base import corpus, corpus_long
-from mini.base.gate import GREEDY_MAX, SEARCH_SHARE, SEARCH_WORD, accuracy, arithmetic_right, load_split
+from mini.base.gate import (
+    GREEDY_MAX,
+    SEARCH_SHARE,
+    SEARCH_WORD,
+    accuracy,
+    arithmetic_right,
+    load_gate_inputs,
+)
 from rewards.behaviour import count_search_steps, count_self_corrections
 
 # recipes/countdown-mini-long.yaml's response budget: the longest trace the corpus can write
@@ -139,13 +145,7 @@ def run_gate(
     model_dir: str | os.PathLike, test_split: str | os.PathLike, mixture: corpus_long.Mixture, seed: int = 0
 ) -> dict:
     """The gate's figures and verdict for the long-miniature base in `model_dir`, pre-trained on `mixture`."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model_dir = Path(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    rows = load_split(test_split)
-    prompts, truths = [p for p, _ in rows], [t for _, t in rows]
+    model, tokenizer, prompts, truths = load_gate_inputs(model_dir, test_split)
     forced_prompts = [f"{p} {SEARCH_WORD}" for p in prompts]
     greedy = complete(model, tokenizer, prompts, 0.0, seed)
     sampled = complete(model, tokenizer, prompts, 1.0, seed)
@@ -157,7 +157,7 @@ def run_gate(
     planted_responses, planted_truths = planted(truths, mixture, seed)
     right, total = arithmetic_right(forced_sampled)
     figures = {
-        "test_problems": len(rows),
+        "test_problems": len(prompts),
         "greedy_acc": round(accuracy(greedy, truths), 4),
         "greedy_search_share": share(r.startswith(SEARCH_WORD + " ") for r in greedy),
         "sampled_acc": round(accuracy(sampled, truths), 4),
