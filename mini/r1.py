@@ -33,6 +33,9 @@ from mini import R1_RECIPE, TEMPLATE
 from mini.run import RUN_TIMEOUT_S, build_split, ensure_bases
 
 SAMPLES_DIR = "base-samples"  # beside the cold-start build: the accepted samples it is made from
+# The committed record of the cold-start build (the traces are small; data/ is not committed):
+# results/<recipe>/cold-start/{train.parquet, meta.json (distill cold-start), samples.json (distill data)}.
+RECORD_DIR = "cold-start"
 COLD_START_PROMPTS, COLD_START_K = 1024, 4
 # A search line has at least 30 characters and a bare guess has 5 ("guess"): 16 keeps every search and no
 # response that only guesses. One trace per prompt; 400 at most ("a few hundred").
@@ -61,6 +64,25 @@ def build_cold_start(base: Path, train_split: Path, out_dir: Path, progress: Cal
     meta = write_cold_start(samples, out_dir, TEMPLATE, COLD_START_FILTERS)
     progress("  " + " -> ".join(f"{stage} {count}" for stage, count in meta["counts"].items()))
     return meta
+
+
+def record_cold_start(data_dir: Path, record_dir: Path, progress: Callable[[str], None]) -> None:
+    """Copy the cold-start build's traces and counts beside the runs that train on them. A record of other
+    traces (a rebuild from another base) is kept, not overwritten, and named in a warning."""
+    sources = {
+        "train.parquet": data_dir / "train.parquet",
+        "meta.json": data_dir / "meta.json",
+        "samples.json": data_dir.parent / SAMPLES_DIR / "meta.json",
+    }
+    recorded = record_dir / "train.parquet"
+    if recorded.is_file():
+        if recorded.read_bytes() != sources["train.parquet"].read_bytes():
+            progress(f"WARNING: {recorded} records other cold-start traces than {data_dir}; left as it is")
+        return
+    record_dir.mkdir(parents=True, exist_ok=True)
+    for name, source in sources.items():
+        (record_dir / name).write_bytes(source.read_bytes())
+    progress(f"  cold-start build recorded in {record_dir}")
 
 
 def cold_start_files(pipelines) -> set[Path]:
@@ -109,6 +131,7 @@ def run_r1(
         if not data.is_file():
             base = REPO_ROOT / pipelines[0].base_model
             build_cold_start(base, REPO_ROOT / test_split.with_name("train.parquet"), data.parent, progress)
+        record_cold_start(data.parent, REPO_ROOT / results_dir / recipe.name / RECORD_DIR, progress)
     failed = []
     for index, pipeline in enumerate(pipelines, 1):
         progress(f"[{index}/{len(pipelines)}] {pipeline.run_id}: {len(pipeline.stages)} stage(s) on CPU")

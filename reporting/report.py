@@ -194,8 +194,9 @@ def build_report(
     results_dir = Path(results_dir)
     if pipeline_dirs(results_dir, recipe):  # a multi-stage recipe: its stages as a sequence per pipeline
         summary = results_dir / recipe / "summary.md"
-        summary.write_text(pipelines_summary(recipe, results_dir), encoding="utf-8")
-        return ReportPaths(summary, [], None, update_index(results_dir))
+        text, curves = pipelines_summary(recipe, results_dir)
+        summary.write_text(text, encoding="utf-8")
+        return ReportPaths(summary, curves, None, update_index(results_dir))
     runs = load_recipe_runs(results_dir, recipe)
     if from_wandb:
         from reporting.wandb_remote import fetch_runs

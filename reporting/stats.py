@@ -166,16 +166,22 @@ TARGET_ACC = 0.5
 def steps_to_cell(runs: Sequence[RunRecord], key: str, target: float = TARGET_ACC) -> str:
     """Each seed's first validation step at or above `target`, as `mean ± std (k/n)` over the k seeds that got
     there out of the n with validations; `— (0/n)` when none did."""
-    per_seed = [points for points in (series(run, key) for run in runs) if points]
+    return crossing_cell([points for points in (series(run, key) for run in runs) if points], target)
+
+
+def crossing_cell(per_seed: Sequence[Sequence[tuple[int, float]]], target: float = TARGET_ACC) -> str:
+    """Each seed's first x (a step, or responses sampled) whose value is at or above `target`, as
+    `mean ± std (k/n)` over the k seeds that got there out of the n with points; `— (0/n)` when none did."""
+    per_seed = [points for points in per_seed if points]
     if not per_seed:
         return "—"
-    reached = [next(step for step, value in points if value >= target) for points in per_seed
+    reached = [next(x for x, value in points if value >= target) for points in per_seed
                if any(value >= target for _, value in points)]  # fmt: skip
     share = f"({len(reached)}/{len(per_seed)})"
     if not reached:
         return f"— {share}"
     mean, std = mean_std(reached)
-    return f"{mean:.0f} {share}" if std is None else f"{mean:.0f} ± {std:.0f} {share}"
+    return f"{mean:,.0f} {share}" if std is None else f"{mean:,.0f} ± {std:,.0f} {share}"
 
 
 def per_seed_mean(runs: Sequence[RunRecord], key: str, reduce=statistics.fmean) -> float | None:

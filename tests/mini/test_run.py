@@ -137,3 +137,25 @@ def test_the_r1_arms_that_cold_start_read_the_one_shared_build_the_recipe_header
         f"{COLD_START_PROMPTS:,} x {COLD_START_K} = {COLD_START_PROMPTS * COLD_START_K:,} samples" in header
     )
     assert "python -m mini --recipe countdown-mini-r1 --variant zero --seed 1" in header
+
+
+def test_the_cold_start_build_is_recorded_beside_the_runs_and_another_build_never_overwrites_it(tmp_path):
+    from mini.r1 import record_cold_start
+
+    data = tmp_path / "data" / "cold-start"
+    (tmp_path / "data" / "base-samples").mkdir(parents=True)
+    data.mkdir()
+    (data / "train.parquet").write_bytes(b"traces v1")
+    (data / "meta.json").write_text('{"counts": {"kept": 400}}')
+    (tmp_path / "data" / "base-samples" / "meta.json").write_text('{"counts": {"accepted": 994}}')
+    record, said = tmp_path / "results" / "r1" / "cold-start", []
+
+    record_cold_start(data, record, said.append)
+    assert (record / "train.parquet").read_bytes() == b"traces v1"
+    assert (record / "meta.json").read_text() == '{"counts": {"kept": 400}}'
+    assert (record / "samples.json").read_text() == '{"counts": {"accepted": 994}}'
+
+    (data / "train.parquet").write_bytes(b"traces v2")
+    record_cold_start(data, record, said.append)
+    assert (record / "train.parquet").read_bytes() == b"traces v1"
+    assert said[-1].startswith("WARNING:") and "left as it is" in said[-1]
