@@ -18,7 +18,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from rewards.language import TARGET_LANGUAGES, chain_of_thought, language_share
+from rewards.language import TARGET_LANGUAGES, cot_language_share
 
 CHOICES = ("shortest", "random")
 STAGES = ("sampled", "correct", "strict_format", "consistent", "unique", "kept")
@@ -53,7 +53,7 @@ class Filters:
     def consistent(self, candidate: Candidate) -> bool:
         if self.target_language is None:
             return True
-        return language_share(chain_of_thought(candidate.response), self.target_language) == 1.0
+        return cot_language_share(candidate.response, self.target_language) == 1.0
 
 
 @dataclass(frozen=True)

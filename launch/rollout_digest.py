@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from rewards.behaviour import count_search_steps, count_self_corrections, count_verify_phrases
-from rewards.language import chain_of_thought, language_share
+from rewards.language import cot_language_share
 
 DIGEST_FILE = "rollout_digest.json"
 DUMP_FOLDERS = ("rollouts", "validation")  # the first with dumps is digested
@@ -53,7 +53,7 @@ def is_mixing(row: dict) -> bool:
     value = row.get("lang_consistency")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value < 1
-    return language_share(chain_of_thought(str(row.get("output", ""))), "en") < 1
+    return cot_language_share(str(row.get("output", "")), "en") < 1
 
 
 def is_self_correcting(row: dict) -> bool:

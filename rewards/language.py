@@ -163,3 +163,8 @@ def chain_of_thought(response: str) -> str:
     for tag in MARKUP:
         reasoning = reasoning.replace(tag, " ")
     return reasoning
+
+
+def cot_language_share(response: str, target: str) -> float:
+    """R1's language consistency of a response: the share of its chain of thought's words in `target`."""
+    return language_share(chain_of_thought(response), target)

@@ -36,7 +36,7 @@ from rewards.behaviour import behaviour_counters
 from rewards.controls import CONTROL_SCORES, Scoring
 from rewards.countdown import score_countdown
 from rewards.format import AnswerSpec, extract_answer, format_ok, format_strict_ok
-from rewards.language import chain_of_thought, language_share
+from rewards.language import cot_language_share
 from rewards.math import score_math
 from rewards.options import RewardOptions, parse_options
 from rewards.verdict import Verdict
@@ -112,7 +112,7 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
         lenient=lenient,
         rescore=lambda truth: scorer(answer if answer is not None else "", truth, options).correct,
     )
-    consistency = language_share(chain_of_thought(solution_str), options.target_language) if fits else 0.0
+    consistency = cot_language_share(solution_str, options.target_language) if fits else 0.0
     # R1 sums the language reward with the accuracy reward; it never reads correctness, so a control's
     # score plus it still ignores correctness, and strict_format's gate withholds it like any other credit.
     language_bonus = options.language_consistency * consistency * gate

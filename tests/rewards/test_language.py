@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewards import compute_score
-from rewards.language import TARGET_LANGUAGES, chain_of_thought, language_share, word_counts
+from rewards.language import (
+    TARGET_LANGUAGES,
+    chain_of_thought,
+    cot_language_share,
+    language_share,
+    word_counts,
+)
 from rewards.registry import MAX_RESPONSE_CHARS
 
 NONE = {"latin": 0, "han": 0, "kana": 0, "hangul": 0, "other": 0}
@@ -78,6 +84,12 @@ def test_shares(text, en, zh):
 )
 def test_chain_of_thought(response, cot):
     assert chain_of_thought(response) == cot
+
+
+def test_a_responses_consistency_reads_its_chain_of_thought_only():
+    # The answer's words are not reasoning; the chain of thought here is 3 English words and 1 Han one.
+    response = "<think> try it twice 试 </think> <answer> 答案 </answer>"
+    assert cot_language_share(response, "en") == 0.75 and cot_language_share(response, "zh") == 0.25
 
 
 def test_tags_are_no_words():
