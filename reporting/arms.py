@@ -181,8 +181,9 @@ ARM_NOTES = [
     "- **arms**: the recipe's variants, each a pipeline of some of its stages; only finished pipelines are "
     "pooled (mean ± sample std over seeds). **accuracy**: an SFT stage's greedy eval, an RL stage's last "
     "validation (greedy on the same test problems).",
-    "- **sampled**: responses generated since the pipeline began (an SFT stage on a file: none; a "
-    "rejection-sampling stage: its teacher's samples; an RL stage: its rollouts). **sampled to 50%**: the "
+    "- **sampled**: responses generated since the pipeline began (an SFT stage on a file: none, whatever "
+    "making the file cost; a rejection-sampling stage: its teacher's samples; an RL stage: its rollouts). "
+    "**sampled to 50%**: the "
     "responses sampled by the first accuracy point at or above 50%, with k/n seeds reaching it.",
     "- **greedy English share**: the last validation's mean share of the chain of thought's words in the "
     "target language (`lang_consistency`, rewards/language.py; 1.00 = no mixing). **sampled mixing**: share "
