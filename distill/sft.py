@@ -33,6 +33,9 @@ DEAD_SFT_KEYS = {
     "data.balance_dp_token": "nothing (marked 'to be implement' in verl 0.9.1)",
     "trainer.balance_batch": "nothing (the SFT trainer never balances batches)",
     "data.use_shm": "model.use_shm (the dataset never reads data.use_shm)",
+    # So every seed of an SFT run (a pipeline's SFT stage on a file, for one) trains on one data order.
+    "trainer.seed": "nothing: the trainer's DistributedSampler shuffles with its default seed, 0, whatever the "
+    "run's seed (engine.seed seeds only engine.full_determinism)",
 }
 # The pre-0.9 `fsdp_sft_trainer` spellings that blog posts and old examples still show.
 LEGACY_SFT_KEYS = {

@@ -40,6 +40,7 @@ def test_the_cpu_run_composes_and_runs_verl_dataclass_checks(overrides):
         ("optim.lr_warmup_step_ratio", 0.1, "did you mean optim.lr_warmup_steps_ratio"),
         ("data.balance_dp_token", True, "never read by verl 0.9.1's SFT trainer"),
         ("trainer.balance_batch", False, "never read"),
+        ("trainer.seed", 2, "never read .* default seed, 0"),
         ("model.partial_pretrain", "x", "old fsdp_sft_trainer spelling; .* uses model.path"),
         ("data.micro_batch_size", 4, "data.micro_batch_size_per_gpu"),
         ("custom_reward_function.path", "x", "silently ignored"),
