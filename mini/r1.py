@@ -24,11 +24,13 @@ data/countdown-mini-r1/base-samples --out data/countdown-mini-r1/cold-start --te
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from distill.cold_start import ColdStartFilters
 from launch.recipe import REPO_ROOT, load_recipe
+from launch.record_paths import portable
 from mini import R1_RECIPE, TEMPLATE
 from mini.run import RUN_TIMEOUT_S, build_split, ensure_bases
 
@@ -80,8 +82,10 @@ def record_cold_start(data_dir: Path, record_dir: Path, progress: Callable[[str]
             progress(f"WARNING: {recorded} records other cold-start traces than {data_dir}; left as it is")
         return
     record_dir.mkdir(parents=True, exist_ok=True)
-    for name, source in sources.items():
-        (record_dir / name).write_bytes(source.read_bytes())
+    (record_dir / "train.parquet").write_bytes(sources["train.parquet"].read_bytes())
+    for name in ("meta.json", "samples.json"):  # no machine paths in a committed record
+        meta = portable(json.loads(sources[name].read_text(encoding="utf-8")), REPO_ROOT)
+        (record_dir / name).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     progress(f"  cold-start build recorded in {record_dir}")
 
 

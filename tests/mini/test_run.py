@@ -6,6 +6,8 @@ python -m pytest tests/mini/test_run.py -q
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from launch.cpu_backend import CPU_ROLLOUT_NAME
@@ -140,6 +142,7 @@ def test_the_r1_arms_that_cold_start_read_the_one_shared_build_the_recipe_header
 
 
 def test_the_cold_start_build_is_recorded_beside_the_runs_and_another_build_never_overwrites_it(tmp_path):
+    from launch.recipe import REPO_ROOT
     from mini.r1 import record_cold_start
 
     data = tmp_path / "data" / "cold-start"
@@ -147,13 +150,14 @@ def test_the_cold_start_build_is_recorded_beside_the_runs_and_another_build_neve
     data.mkdir()
     (data / "train.parquet").write_bytes(b"traces v1")
     (data / "meta.json").write_text('{"counts": {"kept": 400}}')
-    (tmp_path / "data" / "base-samples" / "meta.json").write_text('{"counts": {"accepted": 994}}')
+    teacher = str(REPO_ROOT / "results" / "base")
+    (tmp_path / "data" / "base-samples" / "meta.json").write_text(json.dumps({"teacher": teacher}))
     record, said = tmp_path / "results" / "r1" / "cold-start", []
 
     record_cold_start(data, record, said.append)
     assert (record / "train.parquet").read_bytes() == b"traces v1"
-    assert (record / "meta.json").read_text() == '{"counts": {"kept": 400}}'
-    assert (record / "samples.json").read_text() == '{"counts": {"accepted": 994}}'
+    assert json.loads((record / "meta.json").read_text()) == {"counts": {"kept": 400}}
+    assert json.loads((record / "samples.json").read_text()) == {"teacher": "results/base"}  # no machine path
 
     (data / "train.parquet").write_bytes(b"traces v2")
     record_cold_start(data, record, said.append)
