@@ -109,7 +109,7 @@ def distill_row(model: str, runs: Sequence[RunRecord]) -> StudentRow:
         start="—",
         search=_pct([r["greedy_search_rate"] for r in evals if "greedy_search_rate" in r]),
         mean_at_n=f"{_pct([r['mean@n'] for r in evals if 'mean@n' in r])} (mean@{'/'.join(map(str, ns)) or '?'})",
-        sampled=f"{_mean_int(sampled)} (teacher)",
+        sampled=f"{_mean_int(sampled)} (teacher)" if sampled else "— (SFT on a file)",
         updates=_mean_int(steps),
         wall_min=_mean_int([s / 60 for s in seconds if s]) if any(seconds) else "—",
         traces=f"{_mean_int(kept)} of {_mean_int(sampled)}" if kept else "—",

@@ -124,6 +124,7 @@ def test_the_arms_are_compared_over_seeds_on_the_responses_each_sampled(tmp_path
     assert sorted(path.name for path in paths.curves) == ["arms_accuracy.png", "arms_language.png"]
     assert all(path.is_file() for path in paths.curves)
     assert "![arms_accuracy](curves/arms_accuracy.png)" in summary
+    assert "| 1. cold-start | sft | `?` | finished | 40.0 (greedy) | — (SFT on a file) |" in summary
 
 
 def test_an_unfinished_pipeline_is_not_pooled_and_draws_nothing(tmp_path):
