@@ -25,8 +25,8 @@ from pathlib import Path
 from launch.rollout_digest import read_digest
 from reporting.plots import new_figure, variant_colors
 from reporting.runs import RunRecord, load_run
-from reporting.stats import VAL_ACC, Curve, band, crossing_cell, curve_keys, mean_std, percent_cell, series
-from reporting.students import eval_results, rl_compute
+from reporting.stats import VAL_ACC, Curve, band, crossing_cell, mean_std, only_key, percent_cell, series
+from reporting.students import eval_results, response_counts, rl_compute
 
 Points = list[tuple[int, float]]
 
@@ -57,17 +57,8 @@ class PipelineRun:
 
 def _sft_sampled(run: RunRecord) -> int:
     """The teacher's samples of a rejection-sampling stage; none for SFT on a file."""
-    try:
-        build = json.loads((run.run_dir / "distill.json").read_text(encoding="utf-8"))  # type: ignore[operator]
-    except (OSError, TypeError, ValueError):
-        return 0
-    sampled = (build.get("counts") or {}).get("responses", {}).get("sampled")
+    sampled = response_counts(run).get("sampled")
     return sampled if isinstance(sampled, int) else 0
-
-
-def _only_key(run: RunRecord, curve: Curve) -> str | None:
-    keys = curve_keys([run], curve)
-    return next(iter(keys.values())) if len(keys) == 1 else None
 
 
 def _walk(pipeline: PipelineRun) -> None:
@@ -90,7 +81,7 @@ def _walk(pipeline: PipelineRun) -> None:
             continue
         steps = max(step for step, data in run.metrics.items() if "critic/score/mean" in data)
         per_step = compute[0] // steps
-        acc_key, english_key = _only_key(run, VAL_ACC), _only_key(run, ENGLISH_SHARE)
+        acc_key, english_key = only_key([run], VAL_ACC), only_key([run], ENGLISH_SHARE)
         if acc_key is not None:
             points = series(run, acc_key)
             accuracy.update((before + step * per_step, value) for step, value in points)

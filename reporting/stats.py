@@ -95,6 +95,12 @@ def curve_keys(runs: Sequence[RunRecord], curve: Curve) -> dict[str, str]:
     return {source: key for source, (_, key) in sorted(best.items())}
 
 
+def only_key(runs: Sequence[RunRecord], curve: Curve) -> str | None:
+    """The curve's metric name when the runs logged it for exactly one data source, else None."""
+    keys = curve_keys(runs, curve)
+    return next(iter(keys.values())) if len(keys) == 1 else None
+
+
 def series(run: RunRecord, key: str) -> list[tuple[int, float]]:
     """(step, value) pairs with a finite value, in step order."""
     points = [(step, data.get(key)) for step, data in sorted(run.metrics.items())]
@@ -166,7 +172,7 @@ TARGET_ACC = 0.5
 def steps_to_cell(runs: Sequence[RunRecord], key: str, target: float = TARGET_ACC) -> str:
     """Each seed's first validation step at or above `target`, as `mean ± std (k/n)` over the k seeds that got
     there out of the n with validations; `— (0/n)` when none did."""
-    return crossing_cell([points for points in (series(run, key) for run in runs) if points], target)
+    return crossing_cell([series(run, key) for run in runs], target)
 
 
 def crossing_cell(per_seed: Sequence[Sequence[tuple[int, float]]], target: float = TARGET_ACC) -> str:

@@ -30,8 +30,8 @@ from reporting.stats import (
     AccuracyStats,
     Curve,
     accuracy_stats,
-    curve_keys,
     mean_std,
+    only_key,
     percent_cell,
 )
 
@@ -91,10 +91,15 @@ def _sft_steps(run: RunRecord) -> int | None:
     return max(steps) if steps else None
 
 
+def response_counts(run: RunRecord) -> dict:
+    """A distill run's responses per filter stage (distill.json's counts: sampled, ..., kept); {} without one."""
+    build = _read_json(run.run_dir / "distill.json") if run.run_dir else {}
+    return build.get("counts", {}).get("responses", {})
+
+
 def distill_row(model: str, runs: Sequence[RunRecord]) -> StudentRow:
     evals = [result for run in runs for result in eval_results(run)[:1]]
-    builds = [_read_json(run.run_dir / "distill.json") if run.run_dir else {} for run in runs]
-    counts = [build.get("counts", {}).get("responses", {}) for build in builds]
+    counts = [response_counts(run) for run in runs]
     teachers = sorted({str(run.meta.get("teacher_run") or run.meta.get("teacher") or "?") for run in runs})
     ns = sorted({result.get("n") for result in evals if result.get("n")})
     sampled = [c["sampled"] for c in counts if isinstance(c.get("sampled"), int)]
@@ -148,8 +153,8 @@ def _validated_greedily(run: RunRecord) -> bool:
 
 
 def _final(runs: Sequence[RunRecord], curve: Curve) -> AccuracyStats | None:
-    keys = curve_keys(runs, curve)
-    return accuracy_stats(runs, next(iter(keys.values()))) if len(keys) == 1 else None
+    key = only_key(runs, curve)
+    return accuracy_stats(runs, key) if key is not None else None
 
 
 def rl_row(model: str, label: str, runs: Sequence[RunRecord]) -> StudentRow:
