@@ -30,6 +30,10 @@ from reporting.students import eval_results, response_counts, rl_compute
 
 Points = list[tuple[int, float]]
 
+PIPELINE_FILE = (
+    "pipeline.json"  # launch/stages/state.py writes it (reporting reads records, never the run side)
+)
+
 ENGLISH_SHARE = Curve(
     "english_share",
     "Greedy chain of thought's target-language share",
@@ -40,12 +44,10 @@ ENGLISH_SHARE = Curve(
 
 @dataclass
 class PipelineRun:
-    """One pipeline's stages in order, each with its record (None before the stage wrote one)."""
+    """One pipeline's state (its pipeline.json) and its stages in order, each with its record (None before the
+    stage wrote one)."""
 
-    run_id: str
-    variant: str
-    seed: int | None
-    status: str
+    state: dict
     stages: list[tuple[dict, RunRecord | None]]
     accuracy: Points = field(default_factory=list)
     english: Points = field(default_factory=list)
@@ -53,6 +55,18 @@ class PipelineRun:
     sampled: int = 0
     # (stage name, accuracy after it) for every stage with a measured accuracy
     after: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def variant(self) -> str:
+        return str(self.state.get("variant", "?"))
+
+    @property
+    def seed(self) -> int | None:
+        return self.state.get("seed")
+
+    @property
+    def finished(self) -> bool:
+        return self.state.get("status") == "finished"
 
 
 def _sft_sampled(run: RunRecord) -> int:
@@ -105,20 +119,14 @@ def _walk(pipeline: PipelineRun) -> None:
 def load_pipelines(pipeline_dirs: Sequence[Path], recipe: str) -> list[PipelineRun]:
     pipelines = []
     for run_dir in pipeline_dirs:
-        state = json.loads((run_dir / "pipeline.json").read_text(encoding="utf-8"))
+        state = json.loads((run_dir / PIPELINE_FILE).read_text(encoding="utf-8"))
         stages = []
         for entry in state.get("stages", []):
             stage_dir = run_dir / str(entry.get("dir", ""))
             stages.append(
                 (entry, load_run(stage_dir, recipe) if (stage_dir / "run.json").is_file() else None)
             )
-        pipeline = PipelineRun(
-            run_id=str(state.get("run_id", run_dir.name)),
-            variant=str(state.get("variant", "?")),
-            seed=state.get("seed"),
-            status=str(state.get("status", "?")),
-            stages=stages,
-        )
+        pipeline = PipelineRun({"run_id": run_dir.name, **state}, stages)
         _walk(pipeline)
         pipelines.append(pipeline)
     return pipelines
@@ -127,7 +135,7 @@ def load_pipelines(pipeline_dirs: Sequence[Path], recipe: str) -> list[PipelineR
 def _by_arm(pipelines: Sequence[PipelineRun]) -> dict[str, list[PipelineRun]]:
     arms: dict[str, list[PipelineRun]] = {}
     for pipeline in pipelines:
-        if pipeline.status == "finished":
+        if pipeline.finished:
             arms.setdefault(pipeline.variant, []).append(pipeline)
     return arms
 
@@ -254,11 +262,11 @@ def plot_arms(pipelines: Sequence[PipelineRun], out: Path) -> list[Path]:
     return written
 
 
-def reproduce_commands(recipe: str, states: Sequence[dict]) -> list[str]:
+def reproduce_commands(recipe: str, pipelines: Sequence[PipelineRun]) -> list[str]:
     """The pipelines' own commands with the variant and seed left open, each once."""
     commands = []
-    for state in states:
-        command = str(state.get("reproduce") or f"python -m launch pipeline {recipe}")
+    for pipeline in pipelines:
+        command = str(pipeline.state.get("reproduce") or f"python -m launch pipeline {recipe}")
         command = re.sub(r"--variant \S+", "--variant VARIANT", command)
         commands.append(re.sub(r"--seed \S+", "--seed SEED", command))
     return list(dict.fromkeys(commands))

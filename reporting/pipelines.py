@@ -11,16 +11,18 @@ the responses sampled and the optimizer updates it spent, its SFT traces and its
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from reporting.arms import arms_table, load_pipelines, plot_arms, reproduce_commands
-from reporting.runs import load_run
-from reporting.students import StudentRow, distill_row, rl_row
-
-PIPELINE_FILE = (
-    "pipeline.json"  # launch/stages/state.py writes it (reporting reads records, never the run side)
+from reporting.arms import (
+    PIPELINE_FILE,
+    PipelineRun,
+    arms_table,
+    load_pipelines,
+    plot_arms,
+    reproduce_commands,
 )
+from reporting.runs import RunRecord
+from reporting.students import StudentRow, distill_row, rl_row
 
 
 def pipeline_dirs(results_dir: Path, recipe: str) -> list[Path]:
@@ -28,29 +30,28 @@ def pipeline_dirs(results_dir: Path, recipe: str) -> list[Path]:
     return sorted(path.parent for path in runs.glob(f"*/{PIPELINE_FILE}")) if runs.is_dir() else []
 
 
-def _row(stage_dir: Path, recipe: str, entry: dict) -> StudentRow | None:
-    if not (stage_dir / "run.json").is_file():
+def _row(run: RunRecord | None, entry: dict) -> StudentRow | None:
+    if run is None:
         return None
-    run = load_run(stage_dir, recipe)
     model = str(entry.get("start_model", "?"))
     if entry.get("kind") == "sft":
         return distill_row(model, [run])
     return rl_row(model, entry.get("name", "?"), [run])
 
 
-def pipeline_table(run_dir: Path, recipe: str) -> list[str]:
-    state = json.loads((run_dir / PIPELINE_FILE).read_text(encoding="utf-8"))
+def pipeline_table(pipeline: PipelineRun) -> list[str]:
+    state = pipeline.state
     header = ["stage", "kind", "trained", "status", "accuracy after %", "sampled", "SFT traces", "updates"]
     header += ["wall (min)", "commit"]
     lines = [
-        f"### `{state.get('run_id', run_dir.name)}`: {state.get('status', '?')}, finished stages: "
+        f"### `{state['run_id']}`: {state.get('status', '?')}, finished stages: "
         f"{', '.join(state.get('finished_stages') or []) or 'none'}",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
-    for entry in state.get("stages", []):
-        row = _row(run_dir / entry.get("dir", ""), recipe, entry)
+    for entry, run in pipeline.stages:
+        row = _row(run, entry)
         cells = [
             f"{entry.get('index', '?')}. {entry.get('name', '?')}",
             str(entry.get("kind", "?")),
@@ -79,10 +80,9 @@ def pipelines_summary(recipe: str, results_dir: Path) -> tuple[str, list[Path]]:
     """summary.md's text and the curves it shows: the arms side by side (reporting/arms.py), then every
     pipeline's stages in order."""
     dirs = pipeline_dirs(results_dir, recipe)
-    states = [json.loads((run_dir / PIPELINE_FILE).read_text(encoding="utf-8")) for run_dir in dirs]
     pipelines = load_pipelines(dirs, recipe)
     curves = plot_arms(pipelines, Path(results_dir) / recipe)
-    commands = ", ".join(f"`{command}`" for command in reproduce_commands(recipe, states))
+    commands = ", ".join(f"`{command}`" for command in reproduce_commands(recipe, pipelines))
     lines = [
         f"# {recipe}: results",
         "",
@@ -99,6 +99,6 @@ def pipelines_summary(recipe: str, results_dir: Path) -> tuple[str, list[Path]]:
         "## Pipelines: the stages in order",
         "",
     ]
-    for run_dir in dirs:
-        lines += [*pipeline_table(run_dir, recipe), ""]
+    for pipeline in pipelines:
+        lines += [*pipeline_table(pipeline), ""]
     return "\n".join([*lines, *PIPELINE_NOTES, ""]), curves
