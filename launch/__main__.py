@@ -18,13 +18,13 @@ COMMANDS = {
         "check every run of recipes against the pinned verl schema and the data",
     ),
     "plan": ("launch.__main__:plan_main", "print run ids and full verl commands of a recipe (every stage's)"),
-    "train": ("launch.cli:train_main", "run one run of a recipe on this GPU node"),
-    "sweep": ("launch.cli:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
+    "train": ("launch.__main__:train_main", "run one run of a recipe on this GPU node"),
+    "sweep": ("launch.__main__:sweep_main", "run all runs of a recipe: --launcher local, ray or slurm"),
     "pipeline": (
         "launch.__main__:pipeline_main",
         "run a multi-stage recipe's stages in order (R1's SFT and RL stages), resuming where it stopped",
     ),
-    "attempt": ("launch.cli:attempt_main", "run one planned run here (what cluster jobs execute)"),
+    "attempt": ("launch.__main__:attempt_main", "run one planned run here (what cluster jobs execute)"),
     "smoke": (
         "launch.__main__:smoke_main",
         "CPU: the real verl GRPO trainer for a few steps with a tiny local model",
@@ -85,6 +85,8 @@ def run_command(name: str, argv: list[str]) -> int:
 HANDOFFS = {
     "distill-check": "distill.plan:validate_distill_recipe",
     "later-stages": "distill.stage:later_stages",  # a multi-stage recipe's SFT stages and stage models
+    # a checkpoint as a Hugging Face model dir: the reference of a run with resets (launch.ref_reset)
+    "export-model": "distill.stage:export_stage_model",
 }
 
 
@@ -103,6 +105,31 @@ def validate_main(argv: list[str]) -> int:
         distill_check=lambda *args: _handoff("distill-check")(*args),
         stages_check=lambda recipe, *args: validate_stage_recipe(recipe, _handoff("later-stages")(), *args),
     )
+
+
+def _export_model(checkpoint_dir, target):
+    return _handoff("export-model")(checkpoint_dir, target)
+
+
+def train_main(argv: list[str]) -> int:
+    """`make train`: launch.cli.train_main, with the checkpoint conversion reference resets need."""
+    from launch.cli import train_main as train
+
+    return train(argv, export_model=_export_model)
+
+
+def sweep_main(argv: list[str]) -> int:
+    """`make sweep`: launch.cli.sweep_main, with the checkpoint conversion reference resets need."""
+    from launch.cli import sweep_main as sweep
+
+    return sweep(argv, export_model=_export_model)
+
+
+def attempt_main(argv: list[str]) -> int:
+    """A cluster job's run: launch.cli.attempt_main, with the checkpoint conversion reference resets need."""
+    from launch.cli import attempt_main as attempt
+
+    return attempt(argv, export_model=_export_model)
 
 
 def plan_main(argv: list[str]) -> int:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -49,6 +50,17 @@ _STAGES = [
     (re.compile(r"all initialize finished"), "validation before training, or training step 1"),
     (re.compile(r"step:(\d+) "), "training (last logged step {0})"),
 ]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The part of a run one attempt trains when the run is trained in parts (launch/ref_reset.py): verl settings
+    on top of the plan's, what run.json records of it beside the attempt, and whether the run ends with it (a
+    run whose last attempt finished a part that is not the last stays `running`)."""
+
+    overrides: Mapping[str, Any]
+    record: Mapping[str, Any]
+    last: bool
 
 
 @dataclass(frozen=True)
@@ -172,7 +184,12 @@ class _Launch:
 
 
 def _plan_launch(
-    plan: RunPlan, root: Path, run_dir: Path, extra_env: Mapping[str, str] | None, python: str
+    plan: RunPlan,
+    root: Path,
+    run_dir: Path,
+    extra_env: Mapping[str, str] | None,
+    python: str,
+    segment: Segment | None = None,
 ) -> tuple[_Launch, dict]:
     """The attempt's number, its own metrics file, wandb settings, Ray temp dir and Hydra run dir, and the
     trainer command that carries them; also the wandb record for run.json."""
@@ -193,6 +210,7 @@ def _plan_launch(
         extra["+ray_kwargs.ray_init._temp_dir"] = ray_dir
     # Hydra's run dir beside the run's records, not outputs/<date>/<time>/ in the working directory.
     extra["hydra.run.dir"] = str(run_dir / "hydra" / f"attempt-{attempt}")
+    extra.update(segment.overrides if segment else {})
     env = {**base_env, **trainer_env, "PYTHONUNBUFFERED": "1"}
     launch = _Launch(
         attempt, plan.command(root, python, extra), env, run_dir / f"stdout.attempt-{attempt}.log", ray_dir
@@ -265,17 +283,21 @@ def run_attempt(
     echo: Echo | None = None,
     config=None,
     alarm: Echo | None = None,
+    segment: Segment | None = None,
 ) -> AttemptResult:
     """One attempt, start to records. `config`: the verl config validation composed for this run (paths
     resolved under `root`), written as config.yaml; composed here when not given. The trainer's output goes
-    to its log and, line by line, to `echo`; the live doctor's alarm lines go to `alarm` (and run.json)."""
+    to its log and, line by line, to `echo`; the live doctor's alarm lines go to `alarm` (and run.json).
+    `segment`: the part of the run this attempt trains (launch/ref_reset.py); config.yaml stays the plan's."""
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     prune_checkpoints(
         plan, root
     )  # what an earlier attempt left behind (it may have died before its own prune)
-    launch, wandb_record = _plan_launch(plan, root, run_dir, extra_env, python)
-    records.start_attempt(plan, root, launch.command, device, wandb_record)
+    launch, wandb_record = _plan_launch(plan, root, run_dir, extra_env, python, segment)
+    records.start_attempt(
+        plan, root, launch.command, device, wandb_record, dict(segment.record) if segment else None
+    )
     if config is None:
         config = verl_config.compose(plan.resolved_overrides(root))
     records.write_resolved_config(run_dir, config, root)
@@ -292,7 +314,9 @@ def run_attempt(
         raise
     finally:
         _clean_up(proc, launch, output, plan, root)
-        records.finish_attempt(plan, root, launch.attempt, exit_code, status, reason)
+        records.finish_attempt(
+            plan, root, launch.attempt, exit_code, status, reason, final=segment is None or segment.last
+        )
         # After the attempt: what only its end shows (no-progress), and the findings kept in run.json.
         _announce(doctor.final_check(), (), alarm)
     return AttemptResult(plan.run_id, launch.attempt, exit_code, status, reason, run_dir)

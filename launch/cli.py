@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from launch import estimate, hardware, verl_config
-from launch.attempt import run_attempt
 from launch.plan import (
     CHECKPOINTS_DIR,
     DATA_DIR,
@@ -33,6 +32,7 @@ from launch.plan import (
 )
 from launch.preflight import PreflightError, ensure_data, preflight
 from launch.recipe import REPO_ROOT, Recipe, RecipeError, list_recipes, load_recipe
+from launch.ref_reset import ExportModel, RefResetInvalid, train
 from launch.validate import RunInvalid, check_data, check_memory, validate_plans, validate_recipes
 
 
@@ -207,9 +207,12 @@ def _group_size_table(plans: list[RunPlan], pass_rate: float | None) -> str:
     return group_size.render(measured, group_size.group_sizes(plans), own)
 
 
-def _run_here(plans: list[RunPlan], dry_run: bool, configs: dict | None = None) -> int:
+def _run_here(
+    plans: list[RunPlan], dry_run: bool, configs: dict | None = None, export_model: ExportModel | None = None
+) -> int:
     """Runs plans one after another on this node; a failed run is recorded and the next one starts.
-    `configs`: the verl configs validation composed, by run id (an attempt composes the others itself)."""
+    `configs`: the verl configs validation composed, by run id (an attempt composes the others itself);
+    `export_model`: the checkpoint conversion a run with reference resets needs (launch.ref_reset)."""
     if dry_run:
         sys.stdout.write(render_plans(plans))
         return 0
@@ -221,9 +224,19 @@ def _run_here(plans: list[RunPlan], dry_run: bool, configs: dict | None = None) 
             print(f"train: {plan.run_id}: pre-flight failed: {error}", file=sys.stderr)
             results.append((plan.run_id, "not started", str(error)))
             continue
-        result = run_attempt(
-            plan, REPO_ROOT, config=(configs or {}).get(plan.run_id), echo=_stdout_line, alarm=_stdout_line
-        )
+        try:
+            result = train(
+                plan,
+                REPO_ROOT,
+                export_model,
+                config=(configs or {}).get(plan.run_id),
+                echo=_stdout_line,
+                alarm=_stdout_line,
+            )
+        except RefResetInvalid as error:
+            print(f"train: {error}", file=sys.stderr)
+            results.append((plan.run_id, "failed", str(error)))
+            continue
         results.append((plan.run_id, result.status, result.reason or f"records in {result.run_dir}"))
     print("\nruns:")
     for run_id, status, detail in results:
@@ -231,7 +244,7 @@ def _run_here(plans: list[RunPlan], dry_run: bool, configs: dict | None = None) 
     return 0 if all(status == "finished" for _, status, _ in results) else 1
 
 
-def train_main(argv: list[str]) -> int:
+def train_main(argv: list[str], export_model: ExportModel | None = None) -> int:
     parser = _parser("train", "Run one run of a recipe on this GPU node (pre-flight, then verl).")
     args = parser.parse_args(argv)
     try:
@@ -244,10 +257,10 @@ def train_main(argv: list[str]) -> int:
         configs = validate_plans(plans, check_data_files=False)
     except (RecipeError, RunInvalid) as error:
         return _fail("train", error)
-    return _run_here(plans, dry_run=False, configs=configs)
+    return _run_here(plans, dry_run=False, configs=configs, export_model=export_model)
 
 
-def sweep_main(argv: list[str]) -> int:
+def sweep_main(argv: list[str], export_model: ExportModel | None = None) -> int:
     parser = _parser(
         "sweep", "Run every run of a recipe: here one after another, as Ray jobs, or as SLURM jobs."
     )
@@ -274,7 +287,7 @@ def sweep_main(argv: list[str]) -> int:
     except (RecipeError, RunInvalid) as error:
         return _fail("sweep", error)
     if args.launcher == "local":
-        return _run_here(plans, args.dry_run, configs)
+        return _run_here(plans, args.dry_run, configs, export_model)
     if args.launcher == "slurm":
         from launch import slurm
 
@@ -308,7 +321,7 @@ def sweep_main(argv: list[str]) -> int:
     return 0
 
 
-def attempt_main(argv: list[str]) -> int:
+def attempt_main(argv: list[str], export_model: ExportModel | None = None) -> int:
     parser = _parser("attempt", "Run one planned run here (what a SLURM or Ray job executes).")
     parser.add_argument("--run-id", required=True, help="the run to execute")
     args = parser.parse_args(argv)
@@ -323,9 +336,17 @@ def attempt_main(argv: list[str]) -> int:
         ensure_data(plans[0], Path.cwd())
     except (RecipeError, RunInvalid, PreflightError) as error:
         return _fail("attempt", error)
-    result = run_attempt(
-        plans[0], Path.cwd(), config=configs.get(plans[0].run_id), echo=_stdout_line, alarm=_stdout_line
-    )
+    try:
+        result = train(
+            plans[0],
+            Path.cwd(),
+            export_model,
+            config=configs.get(plans[0].run_id),
+            echo=_stdout_line,
+            alarm=_stdout_line,
+        )
+    except RefResetInvalid as error:
+        return _fail("attempt", error)
     return 0 if result.status == "finished" else 1
 
 

@@ -93,6 +93,7 @@ class RunPlan:
     reward_kwargs: dict[str, Any] = field(
         default_factory=dict
     )  # the reward's options (also in overrides, flattened)
+    ref_reset_every: int | None = None  # steps between reference-policy resets (launch/ref_reset.py)
 
     @property
     def run_dir(self) -> Path:
@@ -144,7 +145,13 @@ class RunPlan:
     def render(self) -> str:
         """The plan a human reads before anything launches: env, then one override per line."""
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items()))
-        lines = [f"# {self.run_id}", *(f"{env} \\" for _ in [0] if env)]
+        lines = [f"# {self.run_id}"]
+        if self.ref_reset_every:
+            lines.append(
+                f"# reference reset every {self.ref_reset_every} steps: trained in segments, each resuming "
+                "the last with that checkpoint as the reference (launch/ref_reset.py)"
+            )
+        lines += [f"{env} \\" for _ in [0] if env]
         command = self.command()
         lines.append(" ".join(command[:3]) + " \\")
         lines += [f"    {shlex.quote(arg)} \\" for arg in command[3:]]
@@ -251,11 +258,23 @@ def compile_run(
         **dirs,
         extra_rollout_names=overlay.extra_rollout_names if overlay else (),
         reward_kwargs=dict(fields["reward_kwargs"]),
+        ref_reset_every=_steps_between_resets(
+            fields["ref_reset_every"], f"{recipe.path} variant {variant!r}"
+        ),
         reproduce=overlay.reproduce
         if overlay
         else _make_train_command(
             recipe.name, variant, seed, grid_point, profile.name if profile.name != recipe_profile else None
         ),
+    )
+
+
+def _steps_between_resets(value: Any, where: str) -> int | None:
+    """A patched `ref_reset_every` (the recipe's own is checked on load): a whole number of steps >= 1, or None."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise RecipeError(
+        f"{where}: ref_reset_every must be a whole number of steps >= 1 (or null), got {value!r}"
     )
 
 

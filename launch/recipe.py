@@ -1,7 +1,7 @@
 """Loads a recipe YAML (one recipe = one question), merges it over its base, and checks its schema.
 
-A recipe names the model, task, prompt template, reward options, hardware profile and `overrides:` in verl's
-own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds; `doctor:`
+A recipe names the model, task, prompt template, reward options, hardware profile, an optional reference-policy
+reset (`ref_reset_every: N` steps, launch/ref_reset.py) and `overrides:` in verl's own dotted keys; `sweep:` holds named variants (small patches), an optional grid and the seeds; `doctor:`
 overrides the run doctor's thresholds and names findings that stop the run (launch/doctor/rules.py);
 `distill:` makes it a distillation recipe (teacher, filters, verl SFT keys): distill/schema.py checks the
 section, distill/recipe.py turns it into runs; `stages:` makes it a multi-stage recipe (DeepSeek-R1's SFT and RL
@@ -28,7 +28,7 @@ RECIPES_DIR = REPO_ROOT / "recipes"
 PROFILES_DIR = RECIPES_DIR / "profiles"
 
 # Recipe fields a variant or grid may change besides verl keys (verl keys always contain a dot).
-PATCHABLE_FIELDS = ("model", "template", "reward_kwargs", "task", "val_tasks", "profile")
+PATCHABLE_FIELDS = ("model", "template", "reward_kwargs", "task", "val_tasks", "profile", "ref_reset_every")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 # Hardware profiles may only move memory/throughput knobs, so runs on different GPUs stay comparable.
@@ -98,6 +98,8 @@ class RecipeFile(_Strict):
     template: str | None = None
     reward_kwargs: dict[str, Any] = Field(default_factory=dict)
     profile: str | None = None
+    # Steps between reference-policy resets (launch/ref_reset.py); none: the reference stays the base model.
+    ref_reset_every: int | None = Field(default=None, gt=0)
     overrides: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep | None = None
     doctor: DoctorSettings | None = None
@@ -119,6 +121,7 @@ class Recipe(_Strict):
     template: str
     reward_kwargs: dict[str, Any]
     profile: str
+    ref_reset_every: int | None = Field(default=None, gt=0)
     overrides: dict[str, Any]
     sweep: Sweep
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)

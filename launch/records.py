@@ -50,8 +50,16 @@ def write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wandb: dict[str, Any]) -> int:
-    """Creates or extends run.json with a new running attempt; returns the attempt number."""
+def start_attempt(
+    plan: RunPlan,
+    root: Path,
+    command: list[str],
+    device: str,
+    wandb: dict[str, Any],
+    segment: dict[str, Any] | None = None,
+) -> int:
+    """Creates or extends run.json with a new running attempt; returns the attempt number. `segment`: the part
+    of the run the attempt trains (launch/ref_reset.py), kept in its entry."""
     run_dir = root / plan.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     record = read_run_json(run_dir)
@@ -69,6 +77,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
             "exit_code": None,
             "status": "running",
             "git_commit": source["git_commit"],
+            **({"segment": segment} if segment else {}),
         }
     )
     record.update(
@@ -83,6 +92,7 @@ def start_attempt(plan: RunPlan, root: Path, command: list[str], device: str, wa
         template=plan.template,
         profile=plan.profile.name,
         reward_kwargs=dict(plan.reward_kwargs),
+        **({"ref_reset_every": plan.ref_reset_every} if plan.ref_reset_every else {}),
         overrides=dict(plan.overrides),
         env=dict(plan.env),
         command=command,
@@ -113,8 +123,16 @@ def write_resolved_config(run_dir: Path, config, root: Path) -> Path:
 
 
 def finish_attempt(
-    plan: RunPlan, root: Path, attempt: int, exit_code: int | None, status: str, reason: str | None = None
+    plan: RunPlan,
+    root: Path,
+    attempt: int,
+    exit_code: int | None,
+    status: str,
+    reason: str | None = None,
+    final: bool = True,
 ) -> dict:
+    """Closes the attempt's entry; the run takes its status, except that a finished attempt that is not the run's
+    `final` one (a part of a run trained in parts) leaves the run `running`."""
     run_dir = root / plan.run_dir
     record = read_run_json(run_dir)
     entry = record["attempts"][attempt - 1]
@@ -122,7 +140,7 @@ def finish_attempt(
     started = datetime.datetime.fromisoformat(entry["started_at"])
     hours = (datetime.datetime.fromisoformat(entry["ended_at"]) - started).total_seconds() / 3600
     record["gpu_hours"] = round(record.get("gpu_hours", 0.0) + hours * record["hardware"]["gpu_count"], 4)
-    record["status"] = status
+    record["status"] = "running" if status == "finished" and not final else status
     log = run_dir / f"stdout.attempt-{attempt}.log"
     if record.get("wandb", {}).get("mode") == "online" and log.is_file():
         urls = _WANDB_URL.findall(log.read_text(errors="replace"))

@@ -1,6 +1,7 @@
 """Validates recipes before any GPU is touched: every run composed against the pinned verl, plus the data.
 
-For each run: verl's Hydra schema and its own checks (launch.verl_config), the reward options against the
+For each run: verl's Hydra schema and its own checks (launch.verl_config), a reference reset's conditions
+(launch.ref_reset), the reward options against the
 reward registry, the estimated peak GPU memory within the profile's GPU (launch.estimate), the data files present, their `data_source` values known to the reward registry, and the
 rows built with the prompt template the recipe names (so the reward parses what the prompt asked for).
 Errors name the recipe, the run and the key.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from data_prep.tasks import build_command, get_task
 from data_prep.templates import get_template
-from launch import verl_config
+from launch import ref_reset, verl_config
 from launch.plan import DATA_DIR, SEED_KEYS, RunPlan, compile_recipe
 from launch.recipe import REPO_ROOT, RecipeError, load_recipe
 
@@ -127,7 +128,8 @@ def validate_plans(
                 configs[plan.run_id] = verl_config.validate(
                     plan.resolved_overrides(root), extra_rollout_names=plan.extra_rollout_names
                 )
-            except verl_config.VerlConfigError as error:
+                ref_reset.check(plan, configs[plan.run_id])
+            except (verl_config.VerlConfigError, ref_reset.RefResetInvalid) as error:
                 raise RunInvalid(f"{plan.recipe.name}: run {plan.run_id}: {error}") from None
             composed.add(key)
         check_reward_options(plan)

@@ -132,7 +132,8 @@ def _scaled_to_overlay(plan: RunPlan, rollout: str = CPU_ROLLOUT_NAME) -> RunPla
     """Settings sized against the recipe's scale, cut to the overlay's: DAPO's overlong buffer and response
     budget (16 tokens) and groups of GROUP_SIZE samples; and
     what the tiny model and the CPU backend need: a reward with signal (the seeded-coin control), and a
-    merged LoRA adapter."""
+    merged LoRA adapter. A reference reset is dropped: its segments are relaunches through launch.ref_reset,
+    which tests/launch/test_ref_reset.py runs for real; what is left is its verl config (a KL variant's)."""
     scaled = {}
     if "+reward.reward_kwargs.max_resp_len" in plan.overrides:
         scaled["+reward.reward_kwargs.max_resp_len"] = RESPONSE_TOKENS
@@ -152,7 +153,7 @@ def _scaled_to_overlay(plan: RunPlan, rollout: str = CPU_ROLLOUT_NAME) -> RunPla
         # DAPO's filter must see the coin (filtering on `acc`, the truth, would drop every group, and verl
         # 0.9.1 refills without a cap, forever).
         scaled["algorithm.filter_groups.metric"] = "score"
-    return dataclasses.replace(plan, overrides={**plan.overrides, **scaled}) if scaled else plan
+    return dataclasses.replace(plan, overrides={**plan.overrides, **scaled}, ref_reset_every=None)
 
 
 @dataclass

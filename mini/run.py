@@ -150,7 +150,8 @@ def run_mini(
     recipe_name: str = RECIPE,
 ) -> list[str]:
     """Data, bases and runs (not the report); returns the runs that did not finish, with why."""
-    from launch.attempt import run_attempt
+    from distill.stage import export_stage_model
+    from launch.ref_reset import RefResetInvalid, train
 
     test_split = build_split(data_dir)
     runs, configs = plans(variant, seed, steps, results_dir, data_dir, rollout, checkpoints_dir, recipe_name)
@@ -163,15 +164,20 @@ def run_mini(
             continue
         progress(f"[{index}/{len(runs)}] {plan.run_id}: verl main_ppo on CPU ({rollout} rollout)")
         started = time.monotonic()
-        result = run_attempt(
-            plan,
-            REPO_ROOT,
-            device="cpu",
-            extra_env={"WANDB_MODE": "offline"},
-            timeout_s=RUN_TIMEOUT_S,
-            config=configs.get(plan.run_id),
-            alarm=lambda line: progress(line.strip()),
-        )
+        try:
+            result = train(
+                plan,
+                REPO_ROOT,
+                export_stage_model,
+                device="cpu",
+                extra_env={"WANDB_MODE": "offline"},
+                timeout_s=RUN_TIMEOUT_S,
+                config=configs.get(plan.run_id),
+                alarm=lambda line: progress(line.strip()),
+            )
+        except RefResetInvalid as error:
+            failed.append(f"{plan.run_id} ({error})")
+            continue
         progress(f"    {result.status} in {time.monotonic() - started:.0f} s: {REPO_ROOT / plan.run_dir}")
         if result.status != "finished":
             failed.append(f"{plan.run_id} ({result.reason})")

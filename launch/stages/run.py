@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from data_prep.tasks import build_command
-from launch.attempt import Echo, run_attempt
+from launch.attempt import Echo
 from launch.preflight import PreflightError, ensure_data, preflight
 from launch.recipe import REPO_ROOT, RecipeError
+from launch.ref_reset import train
 from launch.stages import state as pipeline_state
 from launch.stages.plan import Pipeline, RlStagePlan, SftStagePlan, model_dir
 from launch.validate import RunInvalid, check_memory, validate_plans
@@ -153,9 +154,10 @@ def _run_stage(
         preflight(plan, root)
     else:
         ensure_data(plan, root)
-    result = run_attempt(
+    result = train(
         plan,
         root,
+        later.export_model,
         device="cuda" if pipeline.device == "gpu" else "cpu",
         extra_env={"WANDB_MODE": "offline"} if pipeline.device == "cpu" else None,
         timeout_s=timeout_s,

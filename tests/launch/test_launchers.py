@@ -269,11 +269,11 @@ def test_a_cluster_attempt_builds_missing_data_before_the_trainer(tmp_path, monk
 
     started = []
 
-    def trainer_stand_in(plan, root, **_):
+    def trainer_stand_in(plan, root, export_model=None, **_):
         started.append(plan.run_id)
         return attempt.AttemptResult(plan.run_id, 1, 0, "finished", None, root / plan.run_dir)
 
-    monkeypatch.setattr(commands, "run_attempt", trainer_stand_in)
+    monkeypatch.setattr(commands, "train", trainer_stand_in)
     data_dir = tmp_path / "data"
     code = commands.attempt_main(
         ["game24-3b", "--run-id", "game24-3b__default__s1", "--data-dir", str(data_dir),
@@ -425,8 +425,8 @@ def cluster_python(tmp_path, fake_python):
     """The interpreter a cluster job names: `-m launch ...` runs the real front door, whose trainer is the
     stand-in (so the job's own attempt writes the records); anything else is the stand-in trainer."""
     bootstrap = (
-        "import functools, sys; from launch import cli; "
-        f"cli.run_attempt = functools.partial(cli.run_attempt, python={fake_python!r}); "
+        "import functools, sys; from launch import cli, ref_reset; "
+        f"ref_reset.run_attempt = functools.partial(ref_reset.run_attempt, python={fake_python!r}); "
         "sys.exit(cli.attempt_main(sys.argv[2:]))"
     )
     wrapper = tmp_path / "cluster-python"
