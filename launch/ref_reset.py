@@ -8,8 +8,9 @@ last checkpoint through verl's own resume (actor weights, optimizer, LR schedule
 carry on) with that checkpoint, converted to Hugging Face format, as the model path, which is what the
 reference loads. What differs from a run without resets is the reference alone: the KL term measures the
 distance from the policy at the segment's start. The optimizer is not reset (ProRL also resets it; R1 does not
-say). Conversions live in `<checkpoints>/<recipe>/<run-id>/reference/global_step_<b>/`; a run stopped in the
-middle of a segment resumes that segment with the same reference.
+say). The current segment's reference lives in `<checkpoints>/<recipe>/<run-id>/reference/global_step_<b>/`
+(earlier ones are removed); a run stopped in the middle of a segment resumes that segment with the same
+reference.
 
 What the run must be, checked with the plan (`check`, from launch.validate): it has a KL term (otherwise the
 reference is never read), a step budget longer than N, checkpoints saved (verl saves a segment's last step),
@@ -23,6 +24,7 @@ Each segment ends with a validation (verl validates a run's last step) and none 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +132,8 @@ def next_segment(plan: RunPlan, root: Path) -> SegmentPlan | None:
 def segment_attempt(plan: RunPlan, root: Path, segment: SegmentPlan, export_model: ExportModel) -> Segment:
     """What the attempt that trains `segment` adds to the plan. A segment that starts at a checkpoint takes it
     as the model path (the reference loads it): converted when the segment first starts, when it is the last
-    checkpoint; a relaunch in the middle of the segment reuses that conversion."""
+    checkpoint; a relaunch in the middle of the segment reuses that conversion. Earlier segments' references are
+    removed (a model's worth of disk each)."""
     overrides: dict[str, Any] = {"trainer.total_training_steps": segment.end}
     record: dict[str, Any] = {"steps": [segment.start + 1, segment.end], "reference": "the model"}
     if segment.start:
@@ -142,6 +145,13 @@ def segment_attempt(plan: RunPlan, root: Path, segment: SegmentPlan, export_mode
                     f"step {segment.start}) was not kept in {target} and that checkpoint is no longer the last"
                 )
             export_model(root / plan.checkpoint_dir, target)
+        for earlier in target.parent.glob("global_step_*"):
+            if earlier.name == target.name:
+                continue
+            if earlier.is_symlink() or not earlier.is_dir():
+                earlier.unlink()
+            else:
+                shutil.rmtree(earlier)
         overrides["actor_rollout_ref.model.path"] = str(target)
         # The previous segment validated this step as its last: no second validation of the same weights.
         overrides["trainer.val_before_train"] = False

@@ -91,6 +91,46 @@ def test_a_variant_that_sets_a_bad_interval_is_an_error_naming_it(tmp_path):
         compile_run(recipe, "bad", {}, 1)
 
 
+def _checkpointed(tmp_path, last_step):
+    recipe = load_recipe("countdown-mini-ablations")
+    plan = compile_run(recipe, "kl_ref_reset", {}, 1, checkpoints_root=str(tmp_path / "checkpoints"))
+    checkpoints = tmp_path / "checkpoints" / "countdown-mini-ablations" / plan.run_id
+    checkpoints.mkdir(parents=True)
+    (checkpoints / ref_reset.TRACKER).write_text(f"{last_step}\n")
+    return plan, checkpoints
+
+
+def test_a_segment_converts_the_checkpoint_it_starts_from_and_drops_earlier_references(tmp_path):
+    plan, checkpoints = _checkpointed(tmp_path, 20)
+    (checkpoints / "reference" / "global_step_10").mkdir(parents=True)
+    exported = []
+
+    def export(checkpoint_dir, target):  # stands in for verl's model merger, which the slow test runs
+        exported.append(checkpoint_dir)
+        target.mkdir(parents=True)
+        return target
+
+    segment = ref_reset.next_segment(plan, REPO_ROOT)
+    assert segment == ref_reset.SegmentPlan(20, 30, True)
+    attempt = ref_reset.segment_attempt(plan, REPO_ROOT, segment, export)
+    assert exported == [checkpoints]
+    assert sorted(p.name for p in (checkpoints / "reference").iterdir()) == ["global_step_20"]
+    assert attempt.overrides == {
+        "trainer.total_training_steps": 30,
+        "actor_rollout_ref.model.path": str(checkpoints / "reference" / "global_step_20"),
+        "trainer.val_before_train": False,
+    }
+    assert attempt.record == {"steps": [21, 30], "reference": "checkpoint of step 20"} and attempt.last
+
+
+def test_a_relaunch_mid_segment_needs_the_reference_it_started_with(tmp_path):
+    plan, _ = _checkpointed(tmp_path, 15)  # stopped after step 15, in the segment that started at step 10
+    segment = ref_reset.next_segment(plan, REPO_ROOT)
+    assert segment == ref_reset.SegmentPlan(10, 20, False)
+    with pytest.raises(ref_reset.RefResetInvalid, match="checkpoint of step 10.*no longer the last"):
+        ref_reset.segment_attempt(plan, REPO_ROOT, segment, lambda *_: pytest.fail("nothing to convert"))
+
+
 def _steps(path):
     return {row["step"]: row["data"] for row in map(json.loads, path.read_text().splitlines())}
 
