@@ -174,6 +174,10 @@ def load_history(run_dir: Path, cache: DumpCache | None = None) -> tuple[History
         if attempt_files
     ]
     planned = (record.get("overrides") or {}).get("trainer.total_training_steps")
+    # A run trained in segments (launch/ref_reset.py): the last attempt was planned to end where its segment does.
+    segment = ((record.get("attempts") or [{}])[-1]).get("segment")
+    if segment:
+        planned = segment["steps"][1]
     history = History(
         metrics=metrics,
         zero_std_share=zero_std_shares(metrics, run_dir / "rollouts", cache),

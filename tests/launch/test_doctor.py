@@ -280,6 +280,18 @@ def test_no_progress_is_not_judged_while_an_attempt_runs(tmp_path):
     assert names(run_dir) == []
 
 
+def test_no_progress_judges_a_segment_by_its_own_end(tmp_path):
+    # A run with reference resets (launch/ref_reset.py): attempt 1 trained steps 1-30 of 40 and ended its segment.
+    run_dir = write_run(tmp_path, planned=40)
+    record = json.loads((run_dir / "run.json").read_text())
+    record["attempts"][0]["segment"] = {"steps": [1, 30], "reference": "the model"}
+    (run_dir / "run.json").write_text(json.dumps(record))
+    assert names(run_dir) == []
+    record["attempts"][0]["segment"] = {"steps": [1, 40], "reference": "the model"}
+    (run_dir / "run.json").write_text(json.dumps(record))
+    assert names(run_dir) == ["no-progress"]
+
+
 def test_val_collapse(tmp_path):
     metrics = healthy_metrics(acc=(0.05, 0.4, 0.45, 0.25))
     (finding,) = diagnose_run(write_run(tmp_path, metrics=metrics))[0]
