@@ -1,7 +1,7 @@
 """A periodic reference-policy reset without patching verl 0.9.1: the run trains in segments of N steps.
 
-DeepSeek-R1 replaced its KL reference with the current policy every 400 steps (R1 report, Nature version,
-§"GRPO"); ProRL resets it too (arXiv 2505.24864). verl 0.9.1 has no such option, and its reference worker loads
+DeepSeek-R1 replaced its KL reference with the current policy every 400 steps (the Nature version of the R1
+report); ProRL resets it too (arXiv 2505.24864). verl 0.9.1 has no such option, and its reference worker loads
 `actor_rollout_ref.model.path` once, at start-up (workers/engine_workers.py). So a recipe's `ref_reset_every: N`
 trains the run in segments: the first from the model to step N; each later one is a relaunch that resumes the
 last checkpoint through verl's own resume (actor weights, optimizer, LR scheduler, data order and step count
