@@ -139,8 +139,9 @@ def test_variants_pick_a_subset_and_an_unknown_name_lists_the_known_ones(tmp_pat
 def test_ablation_sweep_is_variants_times_seeds():
     plans = compile_recipe(load_recipe("countdown-ablations"))
     recipe = load_recipe("countdown-ablations")
-    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 27 * 3
+    assert len(plans) == len(recipe.sweep.variants) * len(recipe.sweep.seeds) == 28 * 3
     by_id = {plan.run_id: plan for plan in plans}
+    assert by_id["countdown-ablations__ref_reset__s1"].ref_reset_every == 100
     instruct = by_id["countdown-ablations__instruct__s2"]
     assert instruct.model == "Qwen/Qwen2.5-3B-Instruct" and instruct.template == "instruct"
     assert instruct.overrides["actor_rollout_ref.model.custom_chat_template"] is None
