@@ -19,6 +19,7 @@ from pathlib import Path
 
 from data_prep.tasks import split_path
 from distill.schema import DistillSection, SftDataSection, section_of
+from launch.attempt import CHECKPOINT_TRACKER, last_checkpoint_step
 from launch.plan import checkpoint_dir, run_dir, run_id
 
 # What a distillation variant may change: the student (and the template its prompts are built with).
@@ -110,10 +111,10 @@ def resolve_teacher(section: DistillSection, checkpoints_root: str = "checkpoint
     if section.teacher is not None:
         return section.teacher
     run_dir = teacher_checkpoint_dir(section.teacher_run, checkpoints_root)
-    tracker = run_dir / "latest_checkpointed_iteration.txt"
-    if not tracker.is_file():
+    step = last_checkpoint_step(run_dir)
+    if step is None:
         raise FileNotFoundError(
-            f"teacher run {section.teacher_run} has no checkpoint yet ({tracker} is missing): train it first "
-            f"with `python -m launch train {section.teacher_run.split('__', 1)[0]}`"
+            f"teacher run {section.teacher_run} has no checkpoint yet ({run_dir / CHECKPOINT_TRACKER} is missing): "
+            f"train it first with `python -m launch train {section.teacher_run.split('__', 1)[0]}`"
         )
-    return str(run_dir / f"global_step_{int(tracker.read_text().strip())}" / "actor")
+    return str(run_dir / f"global_step_{step}" / "actor")

@@ -24,12 +24,10 @@ from distill.recipe import DistillRun
 from distill.schema import DistillSection, SftDataSection
 from distill.sft import last_checkpoint, validate_sft
 from evaluation.checkpoint import resolve_model
-from launch.attempt import Echo
+from launch.attempt import Echo, last_checkpoint_step
 from launch.recipe import RecipeError
 from launch.stages.plan import SftStagePlan
 from launch.stages.run import LaterStages
-
-TRACKER = "latest_checkpointed_iteration.txt"
 
 
 def stage_section(plan: SftStagePlan) -> DistillSection | SftDataSection:
@@ -105,12 +103,8 @@ def export_stage_model(checkpoint_dir: Path, target: Path) -> Path:
     """The last checkpoint under a stage's checkpoint dir as a Hugging Face model dir at `target`: an RL
     stage's (`latest_checkpointed_iteration.txt` -> global_step_N/actor) merged there by verl's model merger; an
     SFT stage's, saved with its Hugging Face weights, linked there (no copy of the weights)."""
-    tracker = checkpoint_dir / TRACKER
-    step_dir = (
-        checkpoint_dir / f"global_step_{int(tracker.read_text().strip())}"
-        if tracker.is_file()
-        else last_checkpoint(checkpoint_dir)
-    )
+    step = last_checkpoint_step(checkpoint_dir)
+    step_dir = checkpoint_dir / f"global_step_{step}" if step is not None else last_checkpoint(checkpoint_dir)
     resolved = Path(resolve_model(str(step_dir), merge_dir=target).path)
     if resolved.resolve() != target.resolve():
         if target.is_symlink() or target.is_file():

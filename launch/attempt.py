@@ -81,6 +81,15 @@ def runtime_env_overrides(trainer_env: Mapping[str, str]) -> dict[str, str]:
     return {f"+ray_kwargs.ray_init.runtime_env.env_vars.{key}": value for key, value in trainer_env.items()}
 
 
+CHECKPOINT_TRACKER = "latest_checkpointed_iteration.txt"  # verl's record of its last checkpoint's step
+
+
+def last_checkpoint_step(checkpoint_dir: Path) -> int | None:
+    """The step of the last checkpoint verl saved in `checkpoint_dir` (what it resumes from); None before any."""
+    tracker = checkpoint_dir / CHECKPOINT_TRACKER
+    return int(tracker.read_text().strip()) if tracker.is_file() else None
+
+
 def prune_checkpoints(plan: RunPlan, root: Path) -> list[Path]:
     """Removes all but the newest `global_step_N` dirs the recipe keeps; returns what it removed.
 
@@ -98,11 +107,10 @@ def prune_checkpoints(plan: RunPlan, root: Path) -> list[Path]:
         for path in checkpoint_dir.glob("global_step_*")
         if (match := re.fullmatch(r"global_step_(\d+)", path.name)) and path.is_dir()
     )
-    tracker = checkpoint_dir / "latest_checkpointed_iteration.txt"
-    latest = tracker.read_text().strip() if tracker.is_file() else None
+    latest = last_checkpoint_step(checkpoint_dir)
     removed = []
     for step, path in steps[: max(0, len(steps) - max(limits))]:
-        if str(step) != latest:
+        if step != latest:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

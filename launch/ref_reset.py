@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launch.attempt import AttemptResult, Segment, run_attempt
+from launch.attempt import AttemptResult, Segment, last_checkpoint_step, run_attempt
 from launch.plan import RunPlan
 
 REFERENCE_DIR = "reference"  # under the run's checkpoint dir: the converted checkpoint of each reset
-TRACKER = "latest_checkpointed_iteration.txt"  # verl's record of the last checkpoint's step
 # (checkpoint dir, target dir) -> the last checkpoint in that dir as a Hugging Face model dir at the target.
 # launch never imports the conversion (evaluation.checkpoint): the caller hands it in.
 ExportModel = Callable[[Path, Path], Path]
@@ -57,15 +56,6 @@ def segments(every: int, total_steps: int) -> list[SegmentPlan]:
     return [SegmentPlan(s, min(s + every, total_steps), s + every >= total_steps) for s in starts]
 
 
-def _get(config, dotted: str) -> Any:
-    node = config
-    for part in dotted.split("."):
-        node = node.get(part) if hasattr(node, "get") else None
-        if node is None:
-            return None
-    return node
-
-
 def check(plan: RunPlan, config) -> None:
     """Raises RefResetInvalid when `plan` resets its reference (`ref_reset_every`) and the composed verl
     `config` would make the reset change nothing or change something else too."""
@@ -73,39 +63,36 @@ def check(plan: RunPlan, config) -> None:
     if not every:
         return
     where = f"ref_reset_every {every}"
-    if not (
-        _get(config, "actor_rollout_ref.actor.use_kl_loss") or _get(config, "algorithm.use_kl_in_reward")
-    ):
+    actor = config.actor_rollout_ref.actor
+    if not (actor.use_kl_loss or config.algorithm.use_kl_in_reward):
         raise RefResetInvalid(
             f"{where}: the run has no KL term (actor_rollout_ref.actor.use_kl_loss and algorithm.use_kl_in_reward "
             "are false), so nothing reads the reference; turn one on or drop ref_reset_every"
         )
-    total = _get(config, "trainer.total_training_steps")
+    total = config.trainer.total_training_steps
     if total is None or int(total) <= every:
         raise RefResetInvalid(
             f"{where}: trainer.total_training_steps is {total}: a reset needs a step budget longer than {every}"
         )
-    if int(_get(config, "trainer.save_freq") or 0) <= 0:
+    if config.trainer.save_freq <= 0:
         raise RefResetInvalid(
             f"{where}: trainer.save_freq must be > 0: each segment resumes the last one's checkpoint"
         )
-    if int(_get(config, "actor_rollout_ref.model.lora_rank") or 0) > 0:
+    if config.actor_rollout_ref.model.lora_rank > 0:
         raise RefResetInvalid(
             f"{where}: with LoRA (actor_rollout_ref.model.lora_rank > 0) verl's reference is the actor without its "
             "adapter, not a model path: a reset cannot move it"
         )
-    roles = ["actor_rollout_ref.actor"] + (
-        ["critic"] if _get(config, "algorithm.adv_estimator") == "gae" else []
-    )
-    for role in roles:
-        optim = f"{role}.optim"
-        schedule = _get(config, f"{optim}.lr_scheduler_type")
-        warmup_steps = int(_get(config, f"{optim}.lr_warmup_steps") or -1)
-        warmup_ratio = float(_get(config, f"{optim}.lr_warmup_steps_ratio") or 0.0)
-        if schedule != "constant" or (warmup_steps <= 0 and warmup_ratio > 0):
+    optimizers = {"actor_rollout_ref.actor.optim": actor.optim}
+    if config.algorithm.adv_estimator == "gae":  # the critic's schedule is told the segment's end too
+        optimizers["critic.optim"] = config.critic.optim
+    for name, optim in optimizers.items():
+        # verl: lr_warmup_steps None, 0 or negative defers to lr_warmup_steps_ratio.
+        warmup_steps = optim.lr_warmup_steps or -1
+        if optim.lr_scheduler_type != "constant" or (warmup_steps <= 0 and optim.lr_warmup_steps_ratio > 0):
             raise RefResetInvalid(
-                f"{where}: {optim} has lr_scheduler_type {schedule!r}, lr_warmup_steps {warmup_steps}, "
-                f"lr_warmup_steps_ratio {warmup_ratio}: each segment tells verl its own last step, which would "
+                f"{where}: {name} has lr_scheduler_type {optim.lr_scheduler_type!r}, lr_warmup_steps "
+                f"{warmup_steps}, lr_warmup_steps_ratio {optim.lr_warmup_steps_ratio}: each segment tells verl its own last step, which would "
                 "reshape this schedule; use a constant schedule, with any warmup given as lr_warmup_steps"
             )
 
@@ -115,17 +102,11 @@ def reference_dir(plan: RunPlan, step: int) -> Path:
     return plan.checkpoint_dir / REFERENCE_DIR / f"global_step_{step}"
 
 
-def last_checkpoint_step(checkpoint_dir: Path) -> int:
-    """The step verl would resume from (its tracker file), 0 when the run has no checkpoint yet."""
-    tracker = checkpoint_dir / TRACKER
-    return int(tracker.read_text().strip()) if tracker.is_file() else 0
-
-
 def next_segment(plan: RunPlan, root: Path) -> SegmentPlan | None:
     """The segment a launch now trains: the one holding the step after the last checkpoint; None when the run
     has reached its last step."""
     total = int(plan.overrides["trainer.total_training_steps"])
-    done = last_checkpoint_step(root / plan.checkpoint_dir)
+    done = last_checkpoint_step(root / plan.checkpoint_dir) or 0
     return next((s for s in segments(plan.ref_reset_every, total) if s.start <= done < s.end), None)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from distill.stage import export_stage_model
 from launch import ref_reset, smoke, verl_config
+from launch.attempt import CHECKPOINT_TRACKER
 from launch.plan import compile_run, expand
 from launch.recipe import REPO_ROOT, RecipeError, load_recipe
 from launch.validate import RunInvalid, validate_plans
@@ -96,7 +97,7 @@ def _checkpointed(tmp_path, last_step):
     plan = compile_run(recipe, "kl_ref_reset", {}, 1, checkpoints_root=str(tmp_path / "checkpoints"))
     checkpoints = tmp_path / "checkpoints" / "countdown-mini-ablations" / plan.run_id
     checkpoints.mkdir(parents=True)
-    (checkpoints / ref_reset.TRACKER).write_text(f"{last_step}\n")
+    (checkpoints / CHECKPOINT_TRACKER).write_text(f"{last_step}\n")
     return plan, checkpoints
 
 
